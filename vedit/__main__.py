@@ -1,0 +1,4 @@
+"""`python -m vedit` runs the command line."""
+from vedit.cli import main
+
+main()

@@ -1,0 +1,306 @@
+"""Video writer that keeps a shot's timing, colour and audio, and passes untouched pixels through.
+
+Two promises post-production relies on:
+* Timing: every frame goes out with the pts it came in with, in the source's time base, so
+  frame count, rate, VFR cadence and audio sync are the source's.
+* Passthrough: `write(frame)` sends the decoded planes as they came (no RGB round trip), and
+  `write(frame, rgb, changed)` replaces only the pixels marked changed (rounded out to whole
+  chroma samples). With a lossless codec an untouched pixel decodes bit-identical.
+
+The file is written under a hidden temporary name in the destination folder and renamed to the
+final name only when complete; on any error the temporary file is removed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vedit.errors import OutputError
+from vedit.io.audio import AudioCopier
+from vedit.io.codecs import CodecSpec, codec_spec
+from vedit.io.info import ColourTags, VideoInfo
+from vedit.io.reader import DecodedFrame
+
+log = logging.getLogger("vedit.io")
+
+_SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020",
+               10: "BT2020"}
+
+
+def partial_path(path: Path) -> Path:
+    """Where `path` is written until complete: hidden, same folder, same suffix."""
+    return path.with_name(f".{path.stem}.vedit-partial-{os.getpid()}{path.suffix}")
+
+
+class VideoWriter:
+    """Encode frames to a file. Use as a context manager; the file appears only on success.
+
+    Args:
+        path: final output path; its suffix picks the container.
+        template: the source's VideoInfo (size, time base, rate, colour, rotation are kept).
+            Without one, give width, height and fps (frames then get pts = index in 1/fps).
+        codec: user-facing codec name (see vedit.io.codecs.CODECS).
+        audio_from: a file whose audio streams are copied in.
+        audio_window: (start, stop) seconds of that audio to keep, for trimmed outputs.
+        crf: quality override for h264/h265.
+
+    Raises:
+        OutputError: unwritable folder or a codec the container cannot hold.
+        ConfigError: unknown codec name.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, template: VideoInfo | None = None,
+                 width: int | None = None, height: int | None = None,
+                 fps: Fraction | None = None, codec: str = "h264",
+                 audio_from: str | os.PathLike | None = None,
+                 audio_window: tuple[Fraction, Fraction] | None = None,
+                 crf: int | None = None) -> None:
+        self.path = Path(path)
+        self.spec: CodecSpec = codec_spec(codec)
+        suffix = self.path.suffix.lower()
+        if suffix not in self.spec.containers:
+            raise OutputError(self.path, f"codec {self.spec.name} cannot be written to a "
+                                         f"{suffix or 'suffix-less'} file (use one of "
+                                         f"{', '.join(self.spec.containers)})")
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise OutputError(self.path, f"output folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise OutputError(self.path, f"output folder {folder} is not writable")
+        if template is None:
+            if not (width and height and fps):
+                raise ValueError("VideoWriter needs a template or width, height and fps")
+            template = VideoInfo(
+                codec="", pix_fmt="yuv420p", width=width, height=height, coded_width=width,
+                coded_height=height, fps=Fraction(fps), time_base=1 / Fraction(fps),
+                frame_count=None, duration=None, start_pts=0, colour=ColourTags(1, 1, 1, 1))
+        self.info = template
+        self._tmp = partial_path(self.path)
+        self._index = 0
+        self._closed = False
+        try:
+            self._tmp.touch()  # proves the folder takes files before any work is done
+            options = {"movflags": "+write_colr"} if suffix in (".mp4", ".mov", ".m4v") else {}
+            self._out = av.open(str(self._tmp), mode="w", options=options)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise OutputError(self.path, f"cannot create output: {exc}") from None
+        try:
+            self._stream = self._add_video_stream(crf)
+            self._audio = None
+            if audio_from is not None:
+                start, stop = audio_window or (None, None)
+                self._audio = AudioCopier(audio_from, self._out, suffix, start, stop)
+        except BaseException:
+            self.abort()
+            raise
+
+    # -- setup ---------------------------------------------------------------------------
+    def _add_video_stream(self, crf: int | None):
+        info, spec = self.info, self.spec
+        self.pix_fmt = spec.choose_pix_fmt(info.pix_fmt, info.bit_depth)
+        odd = info.coded_width % 2 or info.coded_height % 2
+        if odd and spec.encoder != "ffv1" and "444" not in self.pix_fmt:
+            # 4:2:0 / 4:2:2 encoders refuse odd sizes; 4:4:4 keeps the exact picture size.
+            full = [f for f in spec.pix_fmts if "444" in f]
+            if not full:
+                raise OutputError(self.path, f"{spec.name} cannot encode the odd size "
+                                             f"{info.coded_width}x{info.coded_height}; "
+                                             "use h264, h265, prores4444 or ffv1")
+            log.info("%s: odd size %dx%d, encoding %s as %s", self.path, info.coded_width,
+                     info.coded_height, spec.name, full[0])
+            self.pix_fmt = full[0]
+        options = dict(spec.options)
+        if crf is not None and "crf" in options:
+            options["crf"] = str(crf)
+        if spec.name == "dnxhr" and self.pix_fmt.endswith("10le"):
+            options["profile"] = "dnxhr_hqx"
+        stream = self._out.add_stream(spec.encoder, rate=info.fps, options=options)
+        stream.width, stream.height = info.coded_width, info.coded_height
+        stream.pix_fmt = self.pix_fmt
+        stream.time_base = info.time_base
+        cc = stream.codec_context
+        cc.time_base = info.time_base
+        cc.framerate = info.fps
+        c = info.colour
+        cc.color_primaries, cc.color_trc, cc.colorspace = c.primaries, c.transfer, c.matrix
+        if c.range:
+            cc.color_range = c.range
+        elif self.pix_fmt.startswith("yuvj"):
+            cc.color_range = 2
+        if spec.encoder in ("libx264", "libx265"):
+            cc.thread_count = 0
+        if info.rotation:
+            ccw = (-info.rotation + 180) % 360 - 180
+            stream.set_display_rotation(ccw)
+        return stream
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, frame: DecodedFrame, rgb: np.ndarray | None = None,
+              changed: np.ndarray | None = None) -> None:
+        """Write one source frame, unchanged or with some pixels replaced.
+
+        Args:
+            frame: the decoded source frame (its pts is kept).
+            rgb: (H, W, 3) uint8 RGB upright picture holding the new pixels, or None.
+            changed: (H, W) bool upright mask of pixels taken from `rgb`; None with rgb
+                means the whole picture changed.
+        """
+        src = frame.av_frame
+        if rgb is None:
+            out = src
+        else:
+            out = self._replace_pixels(src, self._to_stored(rgb), self._to_stored(changed))
+        self._encode(out, frame.pts, frame.time)
+
+    def write_rgb(self, rgb: np.ndarray, pts: int | None = None) -> None:
+        """Write a whole new picture ((H, W, 3) uint8 RGB, upright); pts defaults to index."""
+        if pts is None:
+            pts = round(self._index / self.info.fps / self.info.time_base)
+        img = self._to_stored(rgb)
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+        vf = vf.reformat(format=self.pix_fmt, dst_colorspace=self._sws_matrix(),
+                         dst_color_range=self._range())
+        self._encode(vf, pts, pts * self.info.time_base)
+
+    def _encode(self, vf: av.VideoFrame, pts: int, when: Fraction) -> None:
+        if self._closed:
+            raise RuntimeError("writer is closed")
+        if vf.format.name != self.pix_fmt:
+            if vf.format.name == "yuvj" + self.pix_fmt[3:]:
+                vf = _relabel(vf, self.pix_fmt)  # identical planes, range tagged full
+            else:
+                vf = vf.reformat(format=self.pix_fmt)
+        vf.pts = pts
+        vf.time_base = self.info.time_base
+        vf.pict_type = av.video.frame.PictureType.NONE  # never copy the source's frame types
+        try:
+            if self._audio is not None:
+                self._audio.advance_to(when, self._out)
+            for packet in self._stream.encode(vf):
+                self._out.mux(packet)
+        except av.error.FFmpegError as exc:
+            self.abort()
+            raise OutputError(self.path, f"encoding failed at frame {self._index}: {exc}") from None
+        self._index += 1
+
+    # -- pixel surgery -------------------------------------------------------------------
+    def _to_stored(self, img: np.ndarray | None) -> np.ndarray | None:
+        """Upright picture back to the stored orientation."""
+        rot = self.info.rotation
+        if img is None or not rot:
+            return img
+        return np.ascontiguousarray(np.rot90(img, rot // 90))
+
+    def _sws_matrix(self) -> str:
+        return _SWS_MATRIX.get(self.info.colour.matrix, "ITU601")
+
+    def _range(self) -> str:
+        full = self.info.colour.range == 2 or self.pix_fmt.startswith("yuvj")
+        return "JPEG" if full else "MPEG"
+
+    def _replace_pixels(self, src: av.VideoFrame, rgb: np.ndarray,
+                        changed: np.ndarray | None) -> av.VideoFrame:
+        fmt = src.format.name
+        new = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        new = new.reformat(format=fmt, dst_colorspace=self._sws_matrix(),
+                           dst_color_range=self._range())
+        if changed is None:
+            out = new
+        else:
+            out = av.VideoFrame(src.width, src.height, fmt)
+            deep = max(c.bits for c in src.format.components) > 8
+            for p_src, p_new, p_out in zip(src.planes, new.planes, out.planes, strict=True):
+                a_src, a_new = _plane_array(p_src, deep), _plane_array(p_new, deep)
+                mask = _plane_mask(changed, a_src.shape)
+                merged = np.where(mask, a_new, a_src)
+                _set_plane(p_out, merged)
+        out.colorspace = src.colorspace
+        out.color_range = src.color_range
+        return out
+
+    # -- finishing -----------------------------------------------------------------------
+    def close(self) -> Path:
+        """Flush, finish audio, and move the file to its final name. Returns the path."""
+        if self._closed:
+            return self.path
+        try:
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            if self._audio is not None:
+                self._audio.finish(self._out)
+            self._out.close()
+        except av.error.FFmpegError as exc:
+            self.abort()
+            raise OutputError(self.path, f"finishing the file failed: {exc}") from None
+        self._closed = True
+        if self._index == 0:
+            self._tmp.unlink(missing_ok=True)
+            raise OutputError(self.path, "no frames were written")
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file; the final name is never created."""
+        if not self._closed:
+            self._closed = True
+            try:
+                if getattr(self, "_audio", None) is not None:
+                    self._audio.close()
+                self._out.close()
+            except Exception:  # noqa: BLE001 - the file is being thrown away
+                pass
+        self._tmp.unlink(missing_ok=True)
+
+    @property
+    def frames_written(self) -> int:
+        return self._index
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _plane_array(plane, deep: bool) -> np.ndarray:
+    """A plane as (h, w) uint8 (uint16 when `deep`) array without the line padding (a copy)."""
+    dtype = np.uint16 if deep else np.uint8
+    buf = np.frombuffer(plane, dtype=dtype)
+    return buf.reshape(plane.height, plane.line_size // dtype().itemsize)[:, : plane.width].copy()
+
+
+def _relabel(vf: av.VideoFrame, fmt: str) -> av.VideoFrame:
+    """The same planes under another format name (yuvj420p -> yuv420p), full range kept."""
+    out = av.VideoFrame(vf.width, vf.height, fmt)
+    for p_src, p_out in zip(vf.planes, out.planes, strict=True):
+        _set_plane(p_out, _plane_array(p_src, False))
+    out.color_range = 2
+    out.colorspace = vf.colorspace
+    return out
+
+
+def _set_plane(plane, arr: np.ndarray) -> None:
+    itemsize = arr.dtype.itemsize
+    full = np.zeros((plane.height, plane.line_size // itemsize), dtype=arr.dtype)
+    full[:, : arr.shape[1]] = arr
+    plane.update(full.tobytes())
+
+
+def _plane_mask(changed: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Downsample a full-size pixel mask to a (sub-sampled) plane: any pixel changed counts."""
+    h, w = changed.shape
+    ph, pw = shape
+    if (ph, pw) == (h, w):
+        return changed
+    sy, sx = -(-h // ph), -(-w // pw)
+    padded = np.zeros((ph * sy, pw * sx), dtype=bool)
+    padded[:h, :w] = changed
+    return padded.reshape(ph, sy, pw, sx).any(axis=(1, 3))
