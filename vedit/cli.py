@@ -123,5 +123,56 @@ def transcode(source: Path, output: Path, codec: str, crf: int | None, no_audio:
     click.echo(f"wrote {output}")
 
 
+@main.command()
+@click.argument("shot", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Tracks JSON (default: SHOT.tracks.json beside the shot).")
+@click.option("--preview", type=click.Path(path_type=Path), default=None,
+              help="Write an overlay video (boxes, IDs, landmarks) to scrub.")
+@click.option("--detect-every", type=int, default=None, help="Full detection every N frames.")
+@click.option("--max-gap", type=int, default=None,
+              help="Frames a lost face keeps its ID before a returning face gets a new one.")
+@_reports_errors
+def track(shot: Path, output: Path | None, preview: Path | None, detect_every: int | None,
+          max_gap: int | None) -> None:
+    """Find, identify and follow every face of SHOT; write per-frame tracks as JSON."""
+    from vedit.faces import TrackerConfig, render_preview, track_shot
+    from vedit.io import probe as probe_file
+
+    overrides = {k: v for k, v in (("detect_every", detect_every), ("max_gap", max_gap))
+                 if v is not None}
+    config = TrackerConfig(**overrides)
+    total = probe_file(shot).video
+    with _Progress("track", total.frame_count if total else None) as progress:
+        tracks = track_shot(shot, config, progress=lambda done, _total: progress(done))
+    out = output or shot.with_suffix(".tracks.json")
+    tracks.to_json(out)
+    for t in tracks.tracks:
+        absent = t.absent_frames
+        click.echo(f"face {t.track_id}: frames {t.start}-{t.stop - 1}, "
+                   f"present {int(t.valid.sum())}/{tracks.n_frames}"
+                   + (f", absent at {_ranges(absent)}" if len(absent) else ""))
+    if not tracks.tracks:
+        click.echo("no face found in the shot", err=True)
+    click.echo(f"wrote {out}")
+    if preview is not None:
+        render_preview(shot, tracks, preview)
+        click.echo(f"wrote {preview}")
+
+
+def _ranges(frames) -> str:
+    """[3,4,5,9] -> '3-5, 9'."""
+    out, start, prev = [], None, None
+    for f in list(frames) + [None]:
+        if start is None:
+            start = prev = f
+        elif f is not None and f == prev + 1:
+            prev = f
+        else:
+            out.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = f
+    return ", ".join(out)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -39,10 +39,14 @@ class FaceObservation:
         track_id: stable identity of the person within the shot (0, 1, ... in order of appearance).
         box: (4,) float32 x0, y0, x1, y1 of the landmark extent, frame pixels.
         landmarks: (478, 3) float32 MediaPipe face-mesh landmarks (refine_landmarks, irises
-            468-477), frame pixels; z in pixels.
-        crop: the smoothed crop window of this track at this frame.
-        confidence: detector/mesh confidence in [0, 1].
-        detected: True where full detection ran this frame, False where tracked from landmarks.
+            468-477), frame pixels; z in pixels. Raw, never smoothed; points may lie outside
+            the frame when the face is partly out of the picture.
+        crop: the smoothed crop window of this track at this frame (convention in
+            ``vedit.faces.config.CropConfig``).
+        confidence: detector/mesh confidence in [0, 1] (score of the last full-frame detection
+            that confirmed this face; frames in between carry it over).
+        detected: True where full detection ran this frame and found this face, False where
+            it was tracked from the previous landmarks.
     """
 
     track_id: int

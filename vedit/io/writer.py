@@ -114,6 +114,11 @@ class VideoWriter:
             log.info("%s: odd size %dx%d, encoding %s as %s", self.path, info.coded_width,
                      info.coded_height, spec.name, full[0])
             self.pix_fmt = full[0]
+        # DNxHR's decoder always reads its pictures as BT.709: other matrices are converted,
+        # in 10 bits so the conversion costs no visible precision.
+        self._to_709 = spec.encoder == "dnxhd" and info.colour.matrix != 1
+        if self._to_709:
+            self.pix_fmt = "yuv422p10le"
         options = dict(spec.options)
         if crf is not None and "crf" in options:
             options["crf"] = str(crf)
@@ -128,6 +133,8 @@ class VideoWriter:
         cc.framerate = info.fps
         c = info.colour
         cc.color_primaries, cc.color_trc, cc.colorspace = c.primaries, c.transfer, c.matrix
+        if self._to_709:
+            cc.colorspace = 1
         if c.range:
             cc.color_range = c.range
         elif self.pix_fmt.startswith("yuvj"):
@@ -173,6 +180,11 @@ class VideoWriter:
         if vf.format.name != self.pix_fmt:
             if vf.format.name == "yuvj" + self.pix_fmt[3:]:
                 vf = _relabel(vf, self.pix_fmt)  # identical planes, range tagged full
+            elif self._to_709:  # swscale converts matrices only through RGB
+                rgb = vf.reformat(format="gbrp16le", src_colorspace=self._sws_matrix(),
+                                  src_color_range=self._range())
+                vf = rgb.reformat(format=self.pix_fmt, dst_colorspace="ITU709",
+                                  dst_color_range=self._range())
             else:
                 vf = vf.reformat(format=self.pix_fmt)
         vf.pts = pts
