@@ -5,6 +5,7 @@ import functools
 import json
 import logging
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import click
@@ -158,6 +159,107 @@ def track(shot: Path, output: Path | None, preview: Path | None, detect_every: i
     if preview is not None:
         render_preview(shot, tracks, preview)
         click.echo(f"wrote {preview}")
+
+
+def _face_driving(values: tuple[str, ...]) -> dict[int, Path]:
+    out = {}
+    for value in values:
+        ident, sep, path = value.partition("=")
+        if not sep or not ident.strip().isdigit() or not path:
+            raise click.BadParameter(f"{value!r}: expected ID=DRIVING, e.g. 0=actor.mp4",
+                                     param_hint="--face")
+        out[int(ident)] = Path(path)
+    return out
+
+
+def _frame_range(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    start, sep, stop = value.partition(":")
+    try:
+        return int(start or 0), int(stop)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected START:STOP frame numbers",
+                                 param_hint="--frames") from None
+
+
+def _fraction(value: str | None, hint: str) -> Fraction | None:
+    if value is None:
+        return None
+    try:
+        return Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        raise click.BadParameter(f"{value!r}: expected seconds, e.g. 0.5 or 1001/30000",
+                                 param_hint=hint) from None
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-d", "--driving", type=click.Path(path_type=Path), default=None,
+              help="Driving performance for every face (unless --face gives one).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output file; its suffix picks the container.")
+@click.option("--face", "faces", multiple=True, metavar="ID=DRIVING",
+              help="A face's own driving performance (IDs as `vedit track` prints them).")
+@click.option("--preset", default=None, help="Named preset (presets/*.yaml) or a YAML file.")
+@click.option("--region", default=None, help="all | exp | pose | lip (dubbing) | eyes.")
+@click.option("--engine", default=None, help="embedded (default) | liveportrait.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="LivePortrait weights folder (official layout) or .safetensors file.")
+@click.option("--device", default=None, help="Neural engine device: cpu, cuda, cuda:1...")
+@click.option("--dtype", default=None, help="Neural engine precision: float32|float16|bfloat16.")
+@click.option("--batch-size", type=int, default=None, help="Neural engine frames per batch.")
+@click.option("--motion", "motion_mode", default=None,
+              help="Neural engine motion: paper (Eq. 8) | official.")
+@click.option("--codec", default=None, help=f"One of: {', '.join(CODECS)} (default h264).")
+@click.option("--crf", type=int, default=None, help="Quality for h264/h265.")
+@click.option("--driving-fit", default=None, help="hold | loop | pingpong | trim.")
+@click.option("--driving-offset", default=None,
+              help="Seconds from the shot's start to the driving's start (e.g. 0.5, -1/3).")
+@click.option("--reference", default=None,
+              help="Driving reference frame: first | neutral | a frame number.")
+@click.option("--smoothing", default=None, help="paper | one_euro | kalman | none.")
+@click.option("--scale-damping", type=float, default=None,
+              help="0 keeps the head size, 1 follows the driving's full size change.")
+@click.option("--rotation-limit", type=float, default=None,
+              help="Largest head rotation transferred, degrees.")
+@click.option("--expression-gain", type=float, default=None,
+              help="Multiplier on the driving's expression change.")
+@click.option("--frames", "frame_range", default=None, help="Render only START:STOP.")
+@click.option("--preview", type=click.Path(path_type=Path), default=None,
+              help="Also write source | driving | result side by side.")
+@click.option("--no-audio", is_flag=True, help="Drop the source's audio.")
+@_reports_errors
+def edit(source: Path, driving: Path | None, output: Path, faces: tuple[str, ...],
+         preset: str | None, frame_range: str | None, no_audio: bool, driving_offset: str | None,
+         **options) -> None:
+    """Re-animate every face of SOURCE (video or still) from a DRIVING performance."""
+    from vedit.pipeline.edit import edit as run_edit
+    from vedit.presets import build_edit_config
+
+    config = build_edit_config(
+        source=source, output=output, driving=driving, face_drivings=_face_driving(faces),
+        preset=preset, frames=_frame_range(frame_range), audio=not no_audio,
+        driving_offset=_fraction(driving_offset, "--driving-offset"),
+        **{k: v for k, v in options.items() if v is not None})
+    bars: dict[str, _Progress] = {}
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.__exit__(None, None, None)
+            bars[stage] = _Progress(stage, total).__enter__()
+        bars[stage](done)
+
+    try:
+        result = run_edit(config, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.__exit__(None, None, None)
+    render_s = result.seconds.get("render") or result.seconds.get("total", 0)
+    fps = result.frames / render_s if render_s else 0.0
+    click.echo(f"wrote {result.output}: {result.frames} frames, faces "
+               f"{', '.join(map(str, result.faces)) or 'none'} ({fps:.1f} frames/s render)")
 
 
 def _ranges(frames) -> str:

@@ -77,7 +77,7 @@ class AudioCopier:
             if pkt.dts is None and pkt.pts is None:
                 continue  # the demuxer's end-of-stream marker
             when = (pkt.pts if pkt.pts is not None else pkt.dts) * pkt.time_base
-            if t is not None and when > t:
+            if t is not None and when > t + (self._start or 0):
                 self._pending = pkt
                 break
             self._mux(pkt, when, output)

@@ -48,6 +48,7 @@ class VideoWriter:
         audio_from: a file whose audio streams are copied in.
         audio_window: (start, stop) seconds of that audio to keep, for trimmed outputs.
         crf: quality override for h264/h265.
+        rebase: seconds subtracted from every timestamp (an in/out range starting at 0).
 
     Raises:
         OutputError: unwritable folder or a codec the container cannot hold.
@@ -59,7 +60,7 @@ class VideoWriter:
                  fps: Fraction | None = None, codec: str = "h264",
                  audio_from: str | os.PathLike | None = None,
                  audio_window: tuple[Fraction, Fraction] | None = None,
-                 crf: int | None = None) -> None:
+                 crf: int | None = None, rebase: Fraction | None = None) -> None:
         self.path = Path(path)
         self.spec: CodecSpec = codec_spec(codec)
         suffix = self.path.suffix.lower()
@@ -80,6 +81,7 @@ class VideoWriter:
                 coded_height=height, fps=Fraction(fps), time_base=1 / Fraction(fps),
                 frame_count=None, duration=None, start_pts=0, colour=ColourTags(1, 1, 1, 1))
         self.info = template
+        self._pts_offset = round(Fraction(rebase) / template.time_base) if rebase else 0
         self._tmp = partial_path(self.path)
         self._index = 0
         self._closed = False
@@ -162,7 +164,8 @@ class VideoWriter:
             out = src
         else:
             out = self._replace_pixels(src, self._to_stored(rgb), self._to_stored(changed))
-        self._encode(out, frame.pts, frame.time)
+        self._encode(out, frame.pts - self._pts_offset,
+                     (frame.pts - self._pts_offset) * frame.time_base)
 
     def write_rgb(self, rgb: np.ndarray, pts: int | None = None) -> None:
         """Write a whole new picture ((H, W, 3) uint8 RGB, upright); pts defaults to index."""

@@ -1,0 +1,271 @@
+"""`vedit edit`: re-animate every tracked face of a shot from its driving performance.
+
+Data flow, per shot:
+    drivings --track + engine.motion--> DrivingPerformance (keypoints only, smoothed)
+    source   --pass 1: decode + track--> ShotTracks (every face, every frame, stable IDs)
+    source   --pass 2: decode--> per face: engine.motion -> Eq. 8 (vedit.motion) ->
+             engine.render -> composite -> writer (untouched pixels pass through bit-exact)
+
+Tracking the whole shot first costs a second decode but makes each frame's render depend only
+on that frame and the shot's tracks: chunks of a shot rendered apart join into exactly the same
+result, and a face's ID is settled before any pixel is drawn.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from vedit.composite import composite
+from vedit.engines import create_engine
+from vedit.engines.base import Engine, FacePatch
+from vedit.errors import ConfigError, InputError
+from vedit.faces import ShotTracks, TrackerConfig, create_tracker, track_frames
+from vedit.io import VideoWriter, is_image, open_video, read_image
+from vedit.io.info import ColourTags, VideoInfo
+from vedit.motion import DrivingMap, MotionOptions, compose, map_driving, still_source_timeline
+from vedit.pipeline.config import EditConfig
+from vedit.pipeline.driving import DrivingPerformance, analyse_driving
+from vedit.pipeline.preview import PreviewWriter
+
+log = logging.getLogger("vedit.pipeline")
+
+Progress = Callable[[str, int, "int | None"], None]
+"""Called with (stage, frames done, total or None)."""
+
+
+@dataclass
+class EditResult:
+    """What a run did: for the log, the QA report and the batch manifest."""
+
+    output: Path
+    frames: int
+    faces: list[int]
+    animated_frames: dict[int, int] = field(default_factory=dict)
+    drivings: dict[int, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def edit(config: EditConfig, progress: Progress | None = None,
+         engine: Engine | None = None) -> EditResult:
+    """Render one shot. The output file appears only when complete.
+
+    Args:
+        config: what to render (see EditConfig).
+        progress: optional callback, see Progress.
+        engine: an engine to reuse (batch workers keep one); made from config when None.
+
+    Raises:
+        InputError: a source or driving is missing, corrupt or shows no face.
+        OutputError: the output cannot be written.
+        ConfigError: the options do not fit the shot (e.g. a --face ID the shot lacks).
+    """
+    import time
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    own_engine = engine is None
+    engine = engine or create_engine(config.engine, **dict(config.engine_options))
+    try:
+        options = _motion_options(config, engine)
+        lip_mask = engine.expression_mask("lip")
+        performances = {
+            path: analyse_driving(path, engine, smoothing=config.smoothing,
+                                  reference=config.reference, lip_mask=lip_mask,
+                                  tracker_options=dict(config.tracker_options))
+            for path in config.all_drivings()
+        }
+        timings["drivings"] = time.perf_counter() - t0
+        if is_image(config.source):
+            result = _edit_still(config, engine, options, performances, progress)
+        else:
+            result = _edit_video(config, engine, options, performances, progress, timings)
+    finally:
+        if own_engine:
+            engine.close()
+    timings["total"] = time.perf_counter() - t0
+    result.seconds.update(timings)
+    return result
+
+
+def _motion_options(config: EditConfig, engine: Engine) -> MotionOptions:
+    return MotionOptions(
+        region=config.region,
+        expression_mask=engine.expression_mask(config.region),
+        scale_damping=config.scale_damping,
+        transfer_scale=config.scale_damping > 0,
+        rotation_limit_deg=config.rotation_limit_deg,
+        expression_gain=config.expression_gain,
+    )
+
+
+# -- video source -----------------------------------------------------------------------------
+def track_source(config: EditConfig, progress: Progress | None = None
+                 ) -> tuple[ShotTracks, list[int], VideoInfo]:
+    """Pass 1: every face of the source shot, and each frame's pts."""
+    tconf = TrackerConfig(**dict(config.tracker_options))
+    per_frame, pts = [], []
+    with open_video(config.source) as reader:
+        info = reader.info
+        with create_tracker(tconf, float(info.fps)) as tracker:
+            for frame in reader:
+                per_frame.append(tracker.update(frame.rgb()))
+                pts.append(frame.pts)
+                if progress is not None:
+                    progress("track", len(pts), info.frame_count)
+    shot = ShotTracks.from_observations(per_frame, info.width, info.height, info.fps,
+                                        str(config.source))
+    return shot, pts, info
+
+
+def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
+                performances: dict[Path, DrivingPerformance], progress: Progress | None,
+                timings: dict[str, float]) -> EditResult:
+    import time
+
+    t = time.perf_counter()
+    shot, pts, info = track_source(config, progress)
+    timings["track"] = time.perf_counter() - t
+    n = len(pts)
+    result = EditResult(output=config.output, frames=0, faces=shot.ids)
+    unknown = sorted(set(config.face_drivings) - set(shot.ids))
+    if unknown:
+        raise ConfigError(config.source, f"no face with ID {', '.join(map(str, unknown))} in "
+                                         f"the shot (faces found: {shot.ids or 'none'})")
+    if not shot.ids:
+        msg = f"{config.source}: no face found in the shot; it is written unchanged"
+        log.warning(msg)
+        result.warnings.append(msg)
+    maps: dict[Path, DrivingMap] = {
+        path: map_driving(n, info.fps, perf.count, perf.fps, config.driving_fit,
+                          config.driving_offset, source_pts=pts, time_base=info.time_base)
+        for path, perf in performances.items()
+    }
+    drivings = {tid: config.driving_for(tid) for tid in shot.ids}
+    result.drivings = {tid: str(p) for tid, p in drivings.items() if p is not None}
+    out_count = min((m.output_count for m in maps.values()), default=n)
+    if config.driving_fit != "trim":
+        out_count = n
+    start, stop = config.frames or (0, out_count)
+    stop = min(stop, out_count)
+    if start >= stop:
+        raise ConfigError(config.source, f"frame range [{start}, {stop}) is empty "
+                                         f"(the shot has {out_count} frames)")
+    window = None
+    if config.frames is not None or stop < n:
+        t_start = (pts[start] - pts[0]) * info.time_base
+        t_stop = (pts[stop] - pts[0]) * info.time_base if stop < n else None
+        window = (t_start, t_stop if t_stop is not None else Fraction(10**9))
+    t = time.perf_counter()
+    main_driving = config.driving_for(shot.ids[0]) if shot.ids else config.all_drivings()[0]
+    with open_video(config.source) as reader, VideoWriter(
+        config.output, template=info, codec=config.codec, crf=config.crf,
+        audio_from=config.source if config.audio else None, audio_window=window,
+        rebase=window[0] if window else None,
+    ) as writer, PreviewWriter.maybe(config.preview, info, main_driving) as preview:
+        for frame in reader:
+            i = frame.index
+            if i < start:
+                continue
+            if i >= stop:
+                break
+            faces = [f for f in shot.frame(i) if drivings.get(f.track_id) is not None]
+            if not faces:
+                writer.write(frame)
+                preview.add(frame.rgb(), None, None)
+            else:
+                rgb = frame.rgb()
+                patches = _render_faces(engine, rgb, faces, drivings, performances, maps,
+                                        options, i)
+                for face in faces:
+                    result.animated_frames[face.track_id] = (
+                        result.animated_frames.get(face.track_id, 0) + 1)
+                new, changed = composite(rgb, patches)
+                writer.write(frame, new, changed)
+                main_perf = performances.get(main_driving)
+                preview.add(rgb, main_perf and maps[main_driving].indices[i], new)
+            result.frames += 1
+            if progress is not None:
+                progress("render", result.frames, stop - start)
+    timings["render"] = time.perf_counter() - t
+    return result
+
+
+def _render_faces(engine: Engine, rgb: np.ndarray, faces, drivings, performances, maps,
+                  options: MotionOptions, i: int) -> list[FacePatch]:
+    sources = engine.motion([rgb] * len(faces), faces)
+    targets = []
+    for face, src in zip(faces, sources, strict=True):
+        path = drivings[face.track_id]
+        perf = performances[path]
+        j = int(maps[path].indices[i])
+        targets.append(compose(src, perf.track.frame(j), perf.reference, options))
+    return engine.render([rgb] * len(faces), faces, sources, targets)
+
+
+# -- still-image source -----------------------------------------------------------------------
+def _edit_still(config: EditConfig, engine: Engine, options: MotionOptions,
+                performances: dict[Path, DrivingPerformance],
+                progress: Progress | None) -> EditResult:
+    image = read_image(config.source)
+    h, w = image.shape[:2]
+    faces = next(iter(track_frames([image], TrackerConfig(**dict(config.tracker_options)))))
+    result = EditResult(output=config.output, frames=0, faces=[f.track_id for f in faces])
+    timeline_driving = config.driving or config.all_drivings()[0]
+    lead = performances[timeline_driving]
+    timeline = still_source_timeline(lead.count, lead.fps)
+    if w % 2 or h % 2:
+        log.info("%s: odd image size %dx%d is kept", config.source, w, h)
+    if not faces:
+        msg = f"{config.source}: no face found in the image; it is written unchanged"
+        log.warning(msg)
+        result.warnings.append(msg)
+    drivings = {f.track_id: config.driving_for(f.track_id) for f in faces}
+    faces = [f for f in faces if drivings[f.track_id] is not None]
+    maps = {path: map_driving(timeline.output_count, lead.fps, perf.count, perf.fps,
+                              "hold", config.driving_offset)
+            for path, perf in performances.items()}
+    with open_video(timeline_driving) as drv_reader:
+        drv_info = drv_reader.info
+    info = VideoInfo(codec="", pix_fmt="yuv420p", width=w, height=h, coded_width=w,
+                     coded_height=h, fps=lead.fps, time_base=drv_info.time_base,
+                     frame_count=timeline.output_count, duration=None, start_pts=0,
+                     colour=ColourTags(1, 1, 1, 1))
+    sources = engine.motion([image] * len(faces), faces) if faces else []
+    with VideoWriter(config.output, template=info, codec=config.codec, crf=config.crf,
+                     audio_from=timeline_driving if config.audio else None) as writer, \
+            PreviewWriter.maybe(config.preview, info, timeline_driving) as preview:
+        for i in range(timeline.output_count):
+            if faces:
+                targets = []
+                for face, src in zip(faces, sources, strict=True):
+                    path = drivings[face.track_id]
+                    perf = performances[path]
+                    j = int(maps[path].indices[i])
+                    targets.append(compose(src, perf.track.frame(j), perf.reference, options))
+                patches = engine.render([image] * len(faces), faces, sources, targets)
+                frame, _ = composite(image, patches)
+            else:
+                frame = image
+            pts = round(Fraction(i) / lead.fps / info.time_base)
+            writer.write_rgb(frame, pts)
+            preview.add(image, int(timeline.indices[i]), frame)
+            result.frames += 1
+            if progress is not None:
+                progress("render", result.frames, timeline.output_count)
+    return result
+
+
+def check_inputs(config: EditConfig) -> None:
+    """Fail fast, naming the file, before any work: every input exists and opens."""
+    from vedit.io import probe
+
+    for path in [config.source, *config.all_drivings()]:
+        info = probe(path)
+        if info.video is None:
+            raise InputError(path, "has no video stream")
