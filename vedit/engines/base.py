@@ -14,14 +14,18 @@ from typing import ClassVar
 
 import numpy as np
 
+from vedit.errors import VeditError
 from vedit.faces.types import FaceObservation
 from vedit.motion.types import KeypointMotion
 
 REGIONS = ("all", "exp", "pose", "lip", "eyes")
 
 
-class EngineError(Exception):
+class EngineError(VeditError):
     """An engine cannot run (missing weights, unsupported device, ...)."""
+
+    def __init__(self, problem: str, path: str | None = None) -> None:
+        super().__init__(path, problem)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,10 @@ class Engine(abc.ABC):
         targets: Sequence[np.ndarray],
     ) -> list[FacePatch]:
         """Draw each face with its keypoints moved from sources[i].keypoints() to targets[i]."""
+
+    def motion_conventions(self) -> dict:
+        """Motion settings this engine's mode implies (smoothing, transfer_scale, ...)."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, GPU memory)."""

@@ -221,6 +221,62 @@ class ShotTracks:
             raise OutputError(path, f"cannot write tracks: {exc.strerror or exc}") from None
         return path
 
+    def to_npz(self, path: str | os.PathLike) -> Path:
+        """Exact binary copy (every array bit for bit): what render passes share.
+
+        JSON rounds landmarks for people to read; chunks of one shot rendered on different
+        workers must see exactly the same tracks, so batch jobs keep this form.
+        """
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {
+            "meta": np.array(json.dumps({
+                "format": FORMAT, "version": VERSION, "n_frames": self.n_frames,
+                "width": self.width, "height": self.height,
+                "fps": None if self.fps is None else str(self.fps), "source": self.source,
+                "tracks": [[t.track_id, t.start, t.crop_size] for t in self.tracks]}))}
+        for k, t in enumerate(self.tracks):
+            for name in ("valid", "boxes", "landmarks", "frame_to_crop", "crop_to_frame",
+                         "confidence", "detected"):
+                arrays[f"t{k}.{name}"] = getattr(t, name)
+        tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.npz")
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(path, f"cannot write tracks: {exc.strerror or exc}") from None
+        return path
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike) -> ShotTracks:
+        """Read a file written by ``to_npz`` (no pickle: plain arrays and a JSON header).
+
+        Raises:
+            InputError: missing, unreadable or not a vedit tracks file.
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta.get("format") != FORMAT:
+                    raise InputError(path, "not a vedit face-tracks file")
+                tracks = tuple(
+                    FaceTrack(track_id=int(tid), start=int(start), crop_size=int(size),
+                              **{name: z[f"t{k}.{name}"] for name in (
+                                  "valid", "boxes", "landmarks", "frame_to_crop",
+                                  "crop_to_frame", "confidence", "detected")})
+                    for k, (tid, start, size) in enumerate(meta["tracks"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(path, f"cannot read tracks: {exc}") from None
+        fps = None if meta.get("fps") is None else Fraction(meta["fps"])
+        return cls(int(meta["n_frames"]), int(meta["width"]), int(meta["height"]), fps, tracks,
+                   meta.get("source"))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ShotTracks:
+        """Tracks from .npz (exact) or .json (as `vedit track` writes)."""
+        return cls.from_npz(path) if str(path).endswith(".npz") else cls.from_json(path)
+
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> ShotTracks:
         """Read a file written by ``to_json``.

@@ -38,6 +38,10 @@ class EditConfig:
         audio: carry the source's audio.
         engine_options: engine-specific settings (weights, device, dtype, batch_size, ...).
         tracker_options: vedit.faces.TrackerConfig fields.
+        tracks_file: the shot's tracks saved by an earlier pass (`vedit track -o`, or a batch
+            job); skips pass 1. Chunks of one shot share it, so they render identically.
+        keep_timestamps: with `frames`, keep the shot's own timestamps and write no audio: the
+            output is a piece to be joined (vedit.io.concat_pieces), not a clip of its own.
     """
 
     source: Path
@@ -60,6 +64,8 @@ class EditConfig:
     audio: bool = True
     engine_options: Mapping[str, Any] = field(default_factory=dict)
     tracker_options: Mapping[str, Any] = field(default_factory=dict)
+    tracks_file: Path | None = None
+    keep_timestamps: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", Path(self.source))

@@ -25,7 +25,7 @@ from vedit.engines import create_engine
 from vedit.engines.base import Engine, FacePatch
 from vedit.errors import ConfigError, InputError
 from vedit.faces import ShotTracks, TrackerConfig, create_tracker, track_frames
-from vedit.io import VideoWriter, is_image, open_video, read_image
+from vedit.io import VideoWriter, frame_pts, is_image, open_video, read_image
 from vedit.io.info import ColourTags, VideoInfo
 from vedit.motion import DrivingMap, MotionOptions, compose, map_driving, still_source_timeline
 from vedit.pipeline.config import EditConfig
@@ -72,10 +72,12 @@ def edit(config: EditConfig, progress: Progress | None = None,
     own_engine = engine is None
     engine = engine or create_engine(config.engine, **dict(config.engine_options))
     try:
-        options = _motion_options(config, engine)
+        conventions = engine.motion_conventions()
+        options = _motion_options(config, engine, conventions)
         lip_mask = engine.expression_mask("lip")
+        smoothing = conventions.get("smoothing", config.smoothing)
         performances = {
-            path: analyse_driving(path, engine, smoothing=config.smoothing,
+            path: analyse_driving(path, engine, smoothing=smoothing,
                                   reference=config.reference, lip_mask=lip_mask,
                                   tracker_options=dict(config.tracker_options))
             for path in config.all_drivings()
@@ -93,12 +95,15 @@ def edit(config: EditConfig, progress: Progress | None = None,
     return result
 
 
-def _motion_options(config: EditConfig, engine: Engine) -> MotionOptions:
+def _motion_options(config: EditConfig, engine: Engine,
+                    conventions: dict | None = None) -> MotionOptions:
+    conventions = conventions or {}
     return MotionOptions(
         region=config.region,
         expression_mask=engine.expression_mask(config.region),
         scale_damping=config.scale_damping,
-        transfer_scale=config.scale_damping > 0,
+        transfer_scale=conventions.get("transfer_scale", config.scale_damping > 0),
+        transfer_translation=conventions.get("transfer_translation", True),
         rotation_limit_deg=config.rotation_limit_deg,
         expression_gain=config.expression_gain,
     )
@@ -129,7 +134,16 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
     import time
 
     t = time.perf_counter()
-    shot, pts, info = track_source(config, progress)
+    if config.tracks_file is not None:
+        shot = ShotTracks.load(config.tracks_file)
+        pts = frame_pts(config.source)
+        with open_video(config.source) as reader:
+            info = reader.info
+        if len(pts) != shot.n_frames:
+            raise InputError(config.tracks_file, f"tracks cover {shot.n_frames} frames but "
+                                                 f"{config.source} has {len(pts)}")
+    else:
+        shot, pts, info = track_source(config, progress)
     timings["track"] = time.perf_counter() - t
     n = len(pts)
     result = EditResult(output=config.output, frames=0, faces=shot.ids)
@@ -157,7 +171,9 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
         raise ConfigError(config.source, f"frame range [{start}, {stop}) is empty "
                                          f"(the shot has {out_count} frames)")
     window = None
-    if config.frames is not None or stop < n:
+    if config.keep_timestamps:
+        pass  # a piece of a longer render: original timestamps, audio added at the join
+    elif config.frames is not None or stop < n:
         t_start = (pts[start] - pts[0]) * info.time_base
         t_stop = (pts[stop] - pts[0]) * info.time_base if stop < n else None
         window = (t_start, t_stop if t_stop is not None else Fraction(10**9))
@@ -165,7 +181,8 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
     main_driving = config.driving_for(shot.ids[0]) if shot.ids else config.all_drivings()[0]
     with open_video(config.source) as reader, VideoWriter(
         config.output, template=info, codec=config.codec, crf=config.crf,
-        audio_from=config.source if config.audio else None, audio_window=window,
+        audio_from=config.source if config.audio and not config.keep_timestamps else None,
+        audio_window=window,
         rebase=window[0] if window else None,
     ) as writer, PreviewWriter.maybe(config.preview, info, main_driving) as preview:
         for frame in reader:

@@ -1,0 +1,307 @@
+"""The mouth interior a warp cannot supply: what a source that never opened its mouth never showed.
+
+When the target inner-lip gap is larger than the source's own interior can honestly be stretched
+to, the cavity (the target's inner-lip polygon) is painted:
+
+* from an exemplar of the same shot when one exists: a frame where this person's mouth was open
+  wider, kept in mouth-aligned form (mouth corners fixed) and sampled so that upper teeth stay
+  attached to the upper lip and lower teeth/tongue to the lower lip; colour matched to the
+  current lips;
+* else from a synthesised interior: a shaded dark cavity, a band of upper teeth with tooth
+  separations, a hint of lower teeth and a tongue, with soft edges and a fixed fine texture, its
+  colours derived from the person's lips and skin.
+
+Everything is drawn in mouth coordinates (u along the inner corners 78 -> 308, v across, both in
+mouth widths, u = +-0.5 at the corners), so the painting moves with the lips from frame to frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .shape import mouth_gap
+from .topology import INNER_LOOP, INNER_LOWER, INNER_UPPER, OUTER_LOWER, OUTER_UPPER
+
+_CANVAS_SCALE = 160.0                 # exemplar canvas pixels per mouth width
+_CANVAS_U = (-0.65, 0.65)
+_CANVAS_V = (-0.45, 1.05)
+_NOISE = np.random.default_rng(7).normal(0.0, 1.0, (48, 48)).astype(np.float32)
+_NOISE = cv2.GaussianBlur(_NOISE, (0, 0), 0.8)
+_NOISE /= _NOISE.std()
+
+
+@dataclass(frozen=True)
+class MouthOptions:
+    """Parameters of the mouth-interior fill.
+
+    Attributes:
+        fill: paint the interior at all (off: the warp's stretched source is left as it is).
+        stretch_ok: target/source gap ratio up to which the source's own interior is used.
+        exemplars: look for open-mouth exemplars of the same person in the same shot.
+        exemplar_gap: smallest gap (face heights) for a frame to serve as an exemplar.
+        cache_size: exemplars kept per track.
+        colour_tol: largest mean absolute difference (0-255) between the median lip colour
+            of an exemplar and of the face it is used for; with the track id, frame size and
+            face size this guards against a different person (e.g. a driving clip of the
+            same size and track id passed through `motion()` of the same engine).
+        size_tol: largest ratio between the mouth widths (pixels) of exemplar and face.
+    """
+
+    fill: bool = True
+    stretch_ok: float = 1.25
+    exemplars: bool = True
+    exemplar_gap: float = 0.05
+    cache_size: int = 4
+    colour_tol: float = 25.0
+    size_tol: float = 1.6
+
+
+@dataclass
+class _Exemplar:
+    canvas: np.ndarray          # (Hc, Wc, 3) uint8 RGB, mouth-aligned
+    upper: np.ndarray           # (11, 2) inner upper chain, mouth coordinates
+    lower: np.ndarray           # (11, 2) inner lower chain
+    gap: float                  # inner-lip gap, face heights
+    lip_rgb: np.ndarray         # (3,) float32 median lip colour
+    width: float                # mouth width, frame pixels
+
+
+@dataclass
+class _Track:
+    exemplars: list[_Exemplar] = field(default_factory=list)
+    lip_rgb: np.ndarray | None = None
+    skin_rgb: np.ndarray | None = None
+
+
+def mouth_frame(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Origin (mid inner corners), unit u, unit v (towards the chin), mouth width in pixels."""
+    a, b = p[INNER_UPPER[0]], p[INNER_UPPER[-1]]
+    w = float(np.linalg.norm(b - a))
+    eu = (b - a) / max(w, 1e-9)
+    ev = np.array([-eu[1], eu[0]])
+    if (p[152] - (a + b) / 2) @ ev < 0:
+        ev = -ev
+    return (a + b) / 2, eu, ev, max(w, 1e-9)
+
+
+def mouth_box(p: np.ndarray) -> tuple[int, int, int, int]:
+    """Frame-pixel box (x0, y0, x1, y1) around the lips, padded by a quarter mouth width."""
+    lips = p[list(OUTER_UPPER + OUTER_LOWER)]
+    pad = 0.25 * mouth_frame(p)[3] + 4.0
+    x0, y0 = np.floor(lips.min(0) - pad).astype(int)
+    x1, y1 = np.ceil(lips.max(0) + pad).astype(int)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def _to_mouth(pts: np.ndarray, mf) -> np.ndarray:
+    o, eu, ev, w = mf
+    r = np.asarray(pts, np.float64) - o
+    return np.stack([r @ eu, r @ ev], -1) / w
+
+
+def _chain_fn(chain: np.ndarray):
+    """v(u) of a lip chain, u made monotone."""
+    u = np.maximum.accumulate(chain[:, 0])
+    return lambda q: np.interp(q, u, chain[:, 1])
+
+
+def _region_median(frame: np.ndarray, polys: list[np.ndarray], minus=None) -> np.ndarray | None:
+    x0, y0 = np.floor(np.min([p.min(0) for p in polys], 0)).astype(int) - 1
+    x1, y1 = np.ceil(np.max([p.max(0) for p in polys], 0)).astype(int) + 2
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for p in polys:
+        cv2.fillPoly(m, [np.round(p - [x0, y0]).astype(np.int32)], 1)
+    if minus is not None:
+        cv2.fillPoly(m, [np.round(minus - [x0, y0]).astype(np.int32)], 0)
+    px = frame[y0:y1, x0:x1][m > 0]
+    return None if len(px) < 4 else np.median(px, 0).astype(np.float32)
+
+
+def _lip_skin(frame: np.ndarray, p: np.ndarray):
+    outer = p[list(OUTER_UPPER + OUTER_LOWER[-2:0:-1])]
+    lip = _region_median(frame, [outer], minus=p[list(INNER_LOOP)])
+    c = outer.mean(0)
+    skin = _region_median(frame, [c + 1.6 * (outer - c)], minus=c + 1.15 * (outer - c))
+    return lip, skin
+
+
+class MouthPainter:
+    """Fills mouth cavities; keeps per-track colour estimates and an exemplar cache."""
+
+    def __init__(self, opts: MouthOptions) -> None:
+        self.opts = opts
+        self._tracks: dict[tuple, _Track] = {}
+
+    def _track(self, key: tuple) -> _Track:
+        return self._tracks.setdefault(key, _Track())
+
+    def observe(self, key: tuple, frame: np.ndarray, p: np.ndarray) -> None:
+        """Offer a frame of a person as an exemplar (kept if the mouth is open wide enough).
+
+        Args:
+            key: (track_id, frame height, frame width).
+            frame: (H, W, 3) uint8 RGB.
+            p: (478, 2) float64 landmarks in frame pixels.
+        """
+        if not (self.opts.fill and self.opts.exemplars):
+            return
+        gap = mouth_gap(p)
+        tr = self._track(key)
+        if gap < self.opts.exemplar_gap:
+            return
+        if len(tr.exemplars) >= self.opts.cache_size and gap <= tr.exemplars[-1].gap:
+            return
+        mf = mouth_frame(p)
+        if mf[3] < 8:
+            return
+        o, eu, ev, w = mf
+        s = _CANVAS_SCALE / w
+        cw = round((_CANVAS_U[1] - _CANVAS_U[0]) * _CANVAS_SCALE)
+        ch = round((_CANVAS_V[1] - _CANVAS_V[0]) * _CANVAS_SCALE)
+        lin = np.stack([eu * s, ev * s])                       # frame -> canvas, linear part
+        off = -lin @ o - [_CANVAS_U[0] * _CANVAS_SCALE, _CANVAS_V[0] * _CANVAS_SCALE]
+        canvas = cv2.warpAffine(frame, np.hstack([lin, off[:, None]]), (cw, ch),
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        lip, _ = _lip_skin(frame, p)
+        if lip is None:
+            return
+        ex = _Exemplar(canvas, _to_mouth(p[list(INNER_UPPER)], mf),
+                       _to_mouth(p[list(INNER_LOWER)], mf), gap, lip, w)
+        tr.exemplars = sorted([*tr.exemplars, ex], key=lambda e: -e.gap)[:self.opts.cache_size]
+
+    def paint(self, key: tuple, frame: np.ndarray, src: np.ndarray, dst: np.ndarray,
+              patch: np.ndarray, alpha: np.ndarray,
+              origin: tuple[int, int]) -> None:
+        """Paint the target cavity into `patch` and raise `alpha` there (both in place).
+
+        Args:
+            key: (track_id, frame height, frame width).
+            frame: (H, W, 3) uint8 RGB source frame.
+            src, dst: (478, 2) float64 source and target landmarks, frame pixels.
+            patch: (h, w, 3) uint8 warped pixels of the box at `origin` (x0, y0).
+            alpha: (h, w) float32 alpha of the box.
+        """
+        if not self.opts.fill:
+            return
+        g_t, g_s = mouth_gap(dst), mouth_gap(src)
+        need = np.clip((g_t - self.opts.stretch_ok * g_s) / max(0.3 * g_t, 1e-6), 0.0, 1.0)
+        tr = self._track(key)
+        lip, skin = _lip_skin(frame, src)
+        if lip is not None:
+            tr.lip_rgb = lip if tr.lip_rgb is None else 0.8 * tr.lip_rgb + 0.2 * lip
+        if skin is not None:
+            tr.skin_rgb = skin if tr.skin_rgb is None else 0.8 * tr.skin_rgb + 0.2 * skin
+        if need <= 0.0 or tr.lip_rgb is None:
+            return
+        loop = dst[list(INNER_LOOP)]
+        x0, y0 = np.floor(loop.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(loop.max(0)).astype(int) + 3
+        ox, oy = origin
+        h, w = alpha.shape
+        x0, y0 = max(x0, ox), max(y0, oy)
+        x1, y1 = min(x1, ox + w), min(y1, oy + h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        mf = mouth_frame(dst)
+        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64),
+                             np.arange(y0, y1, dtype=np.float64))
+        uv = _to_mouth(np.stack([gx, gy], -1).reshape(-1, 2), mf).reshape(*gx.shape, 2)
+        u, v = uv[..., 0], uv[..., 1]
+        up = _to_mouth(dst[list(INNER_UPPER)], mf)
+        lo = _to_mouth(dst[list(INNER_LOWER)], mf)
+        v_up, v_lo = _chain_fn(up)(u), _chain_fn(lo)(u)
+        wpx = mf[3]
+        inside = np.clip(np.minimum(v - v_up, v_lo - v) * wpx + 0.5, 0.0, 1.0)
+        inside *= np.abs(u) < 0.5
+        if inside.max() <= 0:
+            return
+        gap = np.maximum(v_lo - v_up, 1e-6)
+        interior = self._synth(u, v, v_up, v_lo, gap, wpx, tr)
+        ex = self._exemplar(tr, lip, mouth_frame(src)[3], g_t)
+        if ex is not None:
+            e_img, weight = self._sample(ex, u, v, v_up, v_lo, gap, tr, g_t)
+            interior = weight * e_img + (1.0 - weight) * interior
+        interior = cv2.GaussianBlur(interior, (0, 0), 0.6)
+        m = (need * inside).astype(np.float32)[..., None]
+        sl = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
+        patch[sl] = np.clip(m * interior + (1.0 - m) * patch[sl] + 0.5, 0, 255).astype(np.uint8)
+        alpha[sl] = np.maximum(alpha[sl], m[..., 0])
+
+    def _exemplar(self, tr: _Track, lip: np.ndarray | None, width: float,
+                  g_t: float) -> _Exemplar | None:
+        if lip is None:
+            return None
+        for ex in tr.exemplars:
+            same_colour = float(np.abs(ex.lip_rgb - lip).mean()) <= self.opts.colour_tol
+            ratio = max(ex.width, width) / max(min(ex.width, width), 1e-6)
+            if same_colour and ratio <= self.opts.size_tol and ex.gap >= 0.6 * g_t:
+                return ex
+        return None
+
+    def _sample(self, ex: _Exemplar, u, v, v_up, v_lo, gap, tr: _Track, g_t: float):
+        t = np.clip((v - v_up) / gap, 0.0, 1.0)
+        eu = np.clip(u, ex.upper[0, 0], ex.upper[-1, 0])
+        e_up, e_lo = _chain_fn(ex.upper)(eu), _chain_fn(ex.lower)(eu)
+        w = t * t * (3 - 2 * t)
+        ve = (1 - w) * (e_up + (v - v_up)) + w * (e_lo - (v_lo - v))
+        mx = ((eu - _CANVAS_U[0]) * _CANVAS_SCALE).astype(np.float32)
+        my = ((ve - _CANVAS_V[0]) * _CANVAS_SCALE).astype(np.float32)
+        img = cv2.remap(ex.canvas, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        gain = np.clip(tr.lip_rgb / np.maximum(ex.lip_rgb, 1.0), 0.8, 1.25)
+        weight = np.clip((ex.gap / max(g_t, 1e-6) - 0.6) / 0.3, 0, 1)
+        return img.astype(np.float32) * gain, float(weight)
+
+    @staticmethod
+    def _synth(u, v, v_up, v_lo, gap, wpx, tr: _Track) -> np.ndarray:
+        """(h, w, 3) float32 RGB synthesised interior at mouth coordinates (u, v)."""
+        lip = tr.lip_rgb.astype(np.float32)
+        skin = tr.skin_rgb.astype(np.float32) if tr.skin_rgb is not None else lip
+        luma = float(skin @ [0.299, 0.587, 0.114])
+        t = np.clip((v - v_up) / gap, 0.0, 1.0)
+        du = (v - v_up) * wpx                      # pixels below the upper lip
+        dl = (v_lo - v) * wpx                      # pixels above the lower lip
+        gpx = gap * wpx
+        # cavity: dark, reddish, darkest at the back (middle) and towards the corners
+        depth = np.sin(np.pi * t) * np.clip(1.0 - (2 * u) ** 2, 0, 1) ** 0.3
+        cav = lip * 0.36 * (1.0 - 0.5 * depth)[..., None]
+        noise = cv2.remap(_NOISE, ((u + 0.5) * 47).astype(np.float32),
+                          (np.clip(v, -1, 2) * 47 + 12).astype(np.float32) % 47,
+                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        out = cav * (1.0 + 0.06 * noise)[..., None]
+        # tongue: low in the cavity, behind the teeth, lighter on top
+        tongue_rgb = 0.72 * lip + 0.28 * np.array([205.0, 105.0, 115.0], np.float32)
+        tc_v = v_lo - 0.12 * gap
+        ry = np.maximum(0.42 * gap, 1e-6)
+        e = (u / 0.30) ** 2 + ((v - tc_v) / ry) ** 2
+        tongue = np.clip((1.0 - e) * 4.0, 0, 1) * np.clip((gpx - 3.0) / 6.0, 0, 1)
+        top = np.clip((tc_v - v) / ry, 0, 1)
+        tcol = tongue_rgb * (0.55 + 0.25 * top + 0.05 * noise)[..., None]
+        out = tongue[..., None] * tcol + (1 - tongue[..., None]) * out
+        # teeth: colour from the skin's brightness; visible between the buccal corridors
+        k = float(np.clip(0.45 + 0.6 * luma / 255.0, 0.6, 1.0))
+        teeth_rgb = np.array([238.0, 230.0, 212.0], np.float32) * k
+        edges = np.array([0.0, -0.15, 0.15, -0.27, 0.27])
+        sep = 1.0 - 0.22 * np.exp(-(((u[..., None] - edges) * wpx / 0.7) ** 2)).max(-1)
+        across = np.clip(1.0 - (u / 0.38) ** 2, 0, 1)
+        # lower teeth: a hint, mostly hidden by the lower lip
+        hb = np.minimum(0.08 * gpx, 0.025 * wpx) * np.sqrt(np.clip(1 - (u / 0.3) ** 2, 0, 1))
+        lower = np.clip(hb - dl + 0.5, 0, 1) * np.clip(hb - 0.8, 0, 1)
+        lcol = teeth_rgb * (0.45 + 0.25 * np.clip((hb - dl) / np.maximum(hb, 1e-6), 0, 1)
+                            )[..., None] * (0.6 + 0.4 * across)[..., None] * sep[..., None]
+        out = lower[..., None] * lcol + (1 - lower[..., None]) * out
+        # upper teeth: a band under the upper lip, shorter and darker towards the corners
+        ht = np.minimum(0.45 * gpx, 0.11 * wpx) * np.sqrt(across)
+        upper = np.clip(ht - du + 0.5, 0, 1)
+        shade = (0.35 + 0.65 * across) * np.clip(0.75 + 0.25 * du / np.maximum(ht * 0.3, 1), 0, 1)
+        ucol = teeth_rgb * (shade * sep * (1.0 + 0.02 * noise))[..., None]
+        out = upper[..., None] * ucol + (1 - upper[..., None]) * out
+        # soft shadow where the lips fold in
+        rim = np.clip(np.minimum(du, dl) / 1.5, 0, 1)
+        out *= (0.75 + 0.25 * rim)[..., None]
+        return out.astype(np.float32)

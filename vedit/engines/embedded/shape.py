@@ -1,0 +1,77 @@
+"""Landmarks <-> normalised crop coordinates, and their similarity (Procrustes) decomposition.
+
+Normalised crop coordinates: a frame pixel p maps to the face's square crop with
+`crop.frame_to_crop`, then to n = (p_crop - size/2) / size, so the crop spans [-0.5, 0.5] in x
+and y with the origin at its centre; z (MediaPipe depth in pixels) is scaled by the same factor.
+Translations of different actors are then comparable, and a keypoint delta of 0.01 is 1 % of the
+crop, i.e. a fixed fraction of the face's own size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vedit.faces.types import CropTransform
+from vedit.motion.types import KeypointMotion
+
+from .topology import FACE_CHIN, FACE_TOP, MOUTH_PAIRS, RIGID
+
+
+def _crop_scale(affine: np.ndarray) -> float:
+    return float(np.sqrt(abs(np.linalg.det(affine[:, :2]))))
+
+
+def to_normalised(landmarks: np.ndarray, crop: CropTransform) -> np.ndarray:
+    """(K, 3) frame-pixel landmarks -> (K, 3) float64 normalised crop coordinates."""
+    p = np.asarray(landmarks, np.float64)
+    a = np.asarray(crop.frame_to_crop, np.float64)
+    out = np.empty_like(p)
+    out[:, :2] = (p[:, :2] @ a[:, :2].T + a[:, 2] - crop.size / 2.0) / crop.size
+    out[:, 2] = p[:, 2] * _crop_scale(a) / crop.size
+    return out
+
+
+def to_frame_xy(points: np.ndarray, crop: CropTransform) -> np.ndarray:
+    """(K, >=2) normalised crop coordinates -> (K, 2) float64 frame pixels (z is dropped)."""
+    q = np.asarray(points, np.float64)[:, :2] * crop.size + crop.size / 2.0
+    b = np.asarray(crop.crop_to_frame, np.float64)
+    return q @ b[:, :2].T + b[:, 2]
+
+
+def umeyama(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity y ~ s * x @ R + t of two (N, 3) point sets (Umeyama 1991).
+
+    Returns:
+        s (float), R ((3, 3) rotation, det +1, row-vector convention) and t ((3,)).
+    """
+    mx, my = x.mean(0), y.mean(0)
+    xc, yc = x - mx, y - my
+    u, sig, vt = np.linalg.svd(xc.T @ yc)
+    d = np.ones(3)
+    d[2] = 1.0 if np.linalg.det(u @ vt) >= 0 else -1.0
+    r = (u * d) @ vt
+    s = float((sig * d).sum() / max((xc**2).sum(), 1e-300))
+    return s, r, my - s * (mx @ r)
+
+
+def decompose(points: np.ndarray, canonical: np.ndarray) -> KeypointMotion:
+    """Split (K, 3) normalised landmarks into x = s * (x_c @ R + delta) + t.
+
+    s, R and t come from a similarity Procrustes of the canonical face's `RIGID` subset onto the
+    same points of `points`. delta is what is left of every point in the frame's own orientation
+    (the keypoint contract adds it after the rotation), scaled by 1/s, so it is a fraction of the
+    face's size. As in `KeypointMotion.keypoints()`, t_z is left out of the reconstruction, so
+    delta_z holds the (constant per frame) depth offset t_z / s; z does not affect 2-D rendering.
+    """
+    idx = list(RIGID)
+    s, r, t = umeyama(canonical[idx], points[idx])
+    t_xy0 = np.array([t[0], t[1], 0.0])
+    delta = (points - t_xy0) / s - canonical @ r
+    return KeypointMotion(canonical=canonical, rotation=r, expression=delta, scale=s,
+                          translation=t)
+
+
+def mouth_gap(points: np.ndarray) -> float:
+    """Inner-lip gap over face height (MediaPipe's |13-14| measure), of (478, >=2) points."""
+    p = np.asarray(points, np.float64)[:, :2]
+    gap = np.mean([np.linalg.norm(p[a] - p[b]) for a, b in MOUTH_PAIRS])
+    return float(gap / max(np.linalg.norm(p[FACE_TOP] - p[FACE_CHIN]), 1e-9))

@@ -1,0 +1,238 @@
+"""Dense backward warp of a frame so its landmarks move from source to target positions.
+
+The displacement is piecewise affine on a Delaunay triangulation of the target landmarks plus
+two rings of fixed anchors (at `inner_ring` and `outer_ring` times the face outline, around the
+outline's centre), so it is exactly zero from the inner ring outwards. It is evaluated on a
+coarse grid (one sample per `grid_step` pixels, at block centres) and upsampled bilinearly,
+except in small boxes around the eyes and lips, sampled at full resolution: a lid or lip fold
+is a pixel wide and a 4-pixel grid would smear the eyeball or lip across it. Outside the face
+outline the field is blurred (no jagged hair edges), then cut to exactly zero outside the outer
+ring. Backward mapping (each output pixel samples the source, bicubic) cannot leave holes, and a
+continuous field cannot tear, whatever the landmarks do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from .topology import FACE_CHIN, FACE_OVAL, FACE_TOP
+
+
+@dataclass(frozen=True)
+class WarpOptions:
+    """Parameters of the dense warp.
+
+    Attributes:
+        grid_step: pixels between samples of the coarse displacement grid.
+        inner_ring: fixed anchors at this multiple of the face outline (zero displacement).
+        outer_ring: second ring; the warp region is its bounding box, nothing moves beyond it.
+        blur: sigma of the displacement blur outside the face outline, in face heights.
+        fine_blur: sigma (pixels) of the blur of full-resolution boxes (anti-aliases folds).
+        cubic: resample with bicubic instead of bilinear interpolation (a bilinear half-pixel
+            shift is a 2-tap box blur, which softens small eyes enough to read as closing).
+        alpha_floor: displacement (pixels) below which a pixel counts as not moved (alpha 0).
+        alpha_ramp: pixels of displacement over which alpha rises from 0 to 1.
+    """
+
+    grid_step: int = 4
+    inner_ring: float = 1.4
+    outer_ring: float = 2.0
+    blur: float = 0.04
+    fine_blur: float = 0.7
+    cubic: bool = True
+    alpha_floor: float = 0.05
+    alpha_ramp: float = 0.5
+
+
+@dataclass(frozen=True)
+class Field:
+    """A backward displacement field over the box [x0, x0 + w) x [y0, y0 + h) of a frame.
+
+    Attributes:
+        x0, y0: top-left of the box in frame pixels.
+        w, h: box size in pixels (a multiple of `step`, possibly past the frame edge).
+        step: coarse grid step; coarse sample (j, i) sits at pixel (x0 + step*j + (step-1)/2, ...).
+        d: (h/step, w/step, 2) float32 coarse displacement (source = target + d), pixels.
+        fine: name -> (x, y, (h', w', 2) float32) full-resolution displacement of a small box
+            at frame pixel (x, y) where the coarse grid cannot follow the landmarks (lid and lip
+            folds are a pixel wide); it replaces the upsampled field there, feathered at its edge.
+    """
+
+    x0: int
+    y0: int
+    w: int
+    h: int
+    step: int
+    d: np.ndarray
+    fine: dict = field(default_factory=dict)
+
+    def to_coarse(self, pts: np.ndarray) -> np.ndarray:
+        """(N, 2) frame pixels -> (N, 2) coarse-grid coordinates (float)."""
+        c = (self.step - 1) / 2.0
+        return (np.asarray(pts, np.float64) - [self.x0 + c, self.y0 + c]) / self.step
+
+    def full(self) -> np.ndarray:
+        """(h, w, 2) float32 displacement at full resolution."""
+        out = cv2.resize(self.d, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
+        for x, y, d in self.fine.values():
+            h, w = d.shape[:2]
+            sy, sx = slice(y - self.y0, y - self.y0 + h), slice(x - self.x0, x - self.x0 + w)
+            ramp_y = np.minimum(np.arange(h) + 1, np.arange(h)[::-1] + 1) / _FEATHER
+            ramp_x = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1) / _FEATHER
+            wt = np.clip(np.minimum(ramp_y[:, None], ramp_x[None, :]), 0, 1)[..., None]
+            out[sy, sx] = wt * d + (1 - wt) * out[sy, sx]
+        return out
+
+
+_FEATHER = 3.0
+
+
+class _Mesh:
+    """Piecewise-affine interpolation of control-point displacements (Delaunay triangles).
+
+    Sampling rasterises the triangles as index maps on the requested grid (deterministic and a
+    few milliseconds, unlike a point-location walk), largest last so a sliver never claims the
+    samples of a proper triangle; barycentric weights are clipped to the triangle, so samples
+    the rasteriser gives a triangle they lie just outside of are never extrapolated (slivers of
+    clamped lids would otherwise fling them far). Samples outside every triangle get 0.
+    """
+
+    def __init__(self, ctrl: np.ndarray, disp: np.ndarray) -> None:
+        self.ctrl, self.disp = ctrl, disp
+        self.simplices = Delaunay(ctrl, qhull_options="QJ Qbb").simplices
+        tri = ctrl[self.simplices]
+        e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+        self.area = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+        self.lo, self.hi = tri.min(1), tri.max(1)
+
+    def sample(self, origin: np.ndarray, step: float, shape: tuple[int, int]) -> np.ndarray:
+        """(ny, nx, 2) float32 displacement at pixels origin + step * (j, i)."""
+        ny, nx = shape
+        g_lo, g_hi = (self.lo - origin) / step, (self.hi - origin) / step
+        near = np.flatnonzero((g_hi[:, 0] >= -1) & (g_lo[:, 0] <= nx) &
+                              (g_hi[:, 1] >= -1) & (g_lo[:, 1] <= ny))
+        near = near[np.argsort(self.area[near])]
+        tri = (self.ctrl[self.simplices[near]] - origin) / step            # (M, 3, 2)
+        index = np.full(shape, -1, np.int32)
+        fixed = np.round(tri * 16).astype(np.int32)
+        for i in range(len(near)):
+            cv2.fillConvexPoly(index, fixed[i], i, shift=4)
+        iy, ix = np.nonzero(index >= 0)
+        k = index[iy, ix]
+        a = tri[:, 0]
+        e1, e2 = tri[:, 1] - a, tri[:, 2] - a
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        det = np.where(np.abs(det) < 1e-9, 1e-9, det)
+        rx, ry = ix - a[k, 0], iy - a[k, 1]
+        lam = np.empty((len(k), 3))
+        lam[:, 1] = (rx * e2[k, 1] - ry * e2[k, 0]) / det[k]
+        lam[:, 2] = (ry * e1[k, 0] - rx * e1[k, 1]) / det[k]
+        lam[:, 0] = 1.0 - lam[:, 1] - lam[:, 2]
+        lam = np.clip(lam, 0.0, 1.0)
+        lam /= lam.sum(1, keepdims=True)
+        out = np.zeros((ny, nx, 2), np.float32)
+        out[iy, ix] = np.einsum("pi,pij->pj", lam, self.disp[self.simplices[near[k]]])
+        return out
+
+
+def _rings(src: np.ndarray, dst: np.ndarray, opts: WarpOptions):
+    oval_s, oval_d = src[list(FACE_OVAL)], dst[list(FACE_OVAL)]
+    centre = oval_s.mean(0)
+    rs, rd = oval_s - centre, oval_d - centre
+    far = np.where((rd**2).sum(1, keepdims=True) > (rs**2).sum(1, keepdims=True), rd, rs)
+    return centre + opts.inner_ring * far, centre + opts.outer_ring * far
+
+
+def build_field(src: np.ndarray, dst: np.ndarray, use: np.ndarray, frame_hw: tuple[int, int],
+                opts: WarpOptions, extra: tuple[np.ndarray, np.ndarray] | None = None,
+                fine_boxes: dict | None = None) -> Field | None:
+    """Backward field that carries frame content at `src` to `dst`.
+
+    Args:
+        src, dst: (478, 2) float64 landmark positions in frame pixels, before and after.
+        use: (478,) bool, the landmarks that act as control points (irises are left out).
+        frame_hw: (H, W) of the frame.
+        opts: warp parameters.
+        extra: optional ((M, 2) target, (M, 2) source) additional control points, pixels.
+        fine_boxes: name -> (x0, y0, x1, y1) frame-pixel boxes (inside the face) to sample at
+            full resolution.
+
+    Returns:
+        The field over the outer ring's box clipped to the frame, or None when that is empty.
+    """
+    h_img, w_img = frame_hw
+    step = opts.grid_step
+    ring_a, ring_b = _rings(src, dst, opts)
+    x0, y0 = np.floor(ring_b.min(0)).astype(int)
+    x1, y1 = np.ceil(ring_b.max(0)).astype(int)
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, w_img), min(y1, h_img)
+    if x1 - x0 < 2 * step or y1 - y0 < 2 * step:
+        return None
+    nx, ny = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
+
+    ex_t, ex_s = extra if extra is not None else (np.zeros((0, 2)), np.zeros((0, 2)))
+    ctrl_t = np.concatenate([dst[use], ex_t, ring_a, ring_b])
+    disp = np.concatenate([src[use] - dst[use], ex_s - ex_t, np.zeros((2 * len(ring_a), 2))])
+    mesh = _Mesh(ctrl_t, disp)
+    origin = np.array([x0, y0]) + (step - 1) / 2.0
+    d = mesh.sample(origin, step, (ny, nx))
+
+    def to_coarse(p):
+        return (np.asarray(p, np.float64) - origin) / step
+
+    face_h = float(np.linalg.norm(dst[FACE_TOP] - dst[FACE_CHIN]))
+    face = np.zeros((ny, nx), np.uint8)
+    oval = dst[list(FACE_OVAL)]
+    oval = oval.mean(0) + (oval - oval.mean(0)) * 1.06      # so the outline itself is unblurred
+    cv2.fillPoly(face, [np.round(to_coarse(oval) * 16).astype(np.int32)],
+                 255, lineType=cv2.LINE_AA, shift=4)
+    face = cv2.GaussianBlur(face.astype(np.float32) / 255.0, (0, 0), 1.0)
+    sigma = max(opts.blur * face_h / step, 0.5)
+    blurred = cv2.GaussianBlur(d, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    d = face[..., None] * d + (1.0 - face[..., None]) * blurred
+    outer = np.zeros((ny, nx), np.uint8)
+    cv2.fillPoly(outer, [np.round(to_coarse(ring_b) * 16).astype(np.int32)], 1, shift=4)
+    d *= outer[..., None]
+
+    fine = {}
+    for name, (bx0, by0, bx1, by1) in (fine_boxes or {}).items():
+        bx0, by0 = max(int(bx0), x0), max(int(by0), y0)
+        bx1, by1 = min(int(bx1), x0 + nx * step), min(int(by1), y0 + ny * step)
+        if bx1 - bx0 > 2 * _FEATHER and by1 - by0 > 2 * _FEATHER:
+            d_fine = mesh.sample(np.array([bx0, by0], float), 1.0, (by1 - by0, bx1 - bx0))
+            if opts.fine_blur > 0:
+                d_fine = cv2.GaussianBlur(d_fine, (0, 0), opts.fine_blur)
+            fine[name] = (bx0, by0, d_fine)
+    return Field(x0, y0, nx * step, ny * step, step, d.astype(np.float32), fine)
+
+
+def apply_field(frame: np.ndarray, field: Field,
+                cubic: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the box of `frame` with `field`.
+
+    Returns:
+        (h', w', 3) uint8 RGB warped box and (h', w', 2) float32 displacement, both cut to the
+        part of the box inside the frame.
+    """
+    h_img, w_img = frame.shape[:2]
+    d = field.full()
+    h, w = min(field.h, h_img - field.y0), min(field.w, w_img - field.x0)
+    d = d[:h, :w]
+    xs = np.arange(field.x0, field.x0 + w, dtype=np.float32)
+    ys = np.arange(field.y0, field.y0 + h, dtype=np.float32)
+    map_x = d[..., 0] + xs[None, :]
+    map_y = d[..., 1] + ys[:, None]
+    inter = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
+    out = cv2.remap(frame, map_x, map_y, inter, borderMode=cv2.BORDER_REPLICATE)
+    return out, d
+
+
+def alpha_from_displacement(d: np.ndarray, opts: WarpOptions) -> np.ndarray:
+    """(h, w) float32 alpha: exactly 0 where |d| <= alpha_floor, 1 past alpha_floor + ramp."""
+    dx, dy = cv2.split(d)
+    mag = cv2.magnitude(dx, dy)
+    return np.clip((mag - opts.alpha_floor) * (1.0 / opts.alpha_ramp), 0.0, 1.0)
