@@ -8,14 +8,17 @@ and is shared, so both engines follow a driving performance by exactly the same 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from vedit.errors import VeditError
 from vedit.faces.types import FaceObservation
+
+if TYPE_CHECKING:
+    from vedit.faces.shot import ShotTracks
 from vedit.motion.types import KeypointMotion
 
 REGIONS = ("all", "exp", "pose", "lip", "eyes")
@@ -73,6 +76,18 @@ class Engine(abc.ABC):
         targets: Sequence[np.ndarray],
     ) -> list[FacePatch]:
         """Draw each face with its keypoints moved from sources[i].keypoints() to targets[i]."""
+
+    def prepare_shot(self, shot: ShotTracks, frame_at: Callable[[int], np.ndarray]) -> None:  # noqa: B027
+        """Optional per-shot preparation before any frame is rendered.
+
+        Args:
+            shot: every face track of the whole shot (also when only a chunk is rendered).
+            frame_at: returns source frame i as (H, W, 3) uint8 RGB (decodes on demand).
+
+        Whatever an engine learns here must depend only on the whole shot, never on which
+        frames were rendered before: chunks of a shot rendered apart must join into exactly
+        the unchunked result.
+        """
 
     def motion_conventions(self) -> dict:
         """Motion settings this engine's mode implies (smoothing, transfer_scale, ...)."""

@@ -177,6 +177,8 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
         t_start = (pts[start] - pts[0]) * info.time_base
         t_stop = (pts[stop] - pts[0]) * info.time_base if stop < n else None
         window = (t_start, t_stop if t_stop is not None else Fraction(10**9))
+    with FrameFetcher(config.source) as fetch:
+        engine.prepare_shot(shot, fetch)
     t = time.perf_counter()
     main_driving = config.driving_for(shot.ids[0]) if shot.ids else config.all_drivings()[0]
     with open_video(config.source) as reader, VideoWriter(
@@ -225,6 +227,43 @@ def _render_faces(engine: Engine, rgb: np.ndarray, faces, drivings, performances
     return engine.render([rgb] * len(faces), faces, sources, targets)
 
 
+class FrameFetcher:
+    """Source frames by index for an engine's per-shot preparation, decoded on demand.
+
+    Frames asked for in increasing order cost one pass; going back reopens the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._reader = None
+        self._frames = None
+        self._at = -1
+        self._last = None
+
+    def __call__(self, index: int) -> np.ndarray:
+        if self._reader is None or index < self._at:
+            self.close()
+            self._reader = open_video(self._path)
+            self._frames, self._at, self._last = iter(self._reader), -1, None
+        while self._at < index:
+            frame = next(self._frames, None)
+            if frame is None:
+                raise InputError(self._path, f"has no frame {index}")
+            self._at, self._last = frame.index, frame
+        return self._last.rgb()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def __enter__(self) -> FrameFetcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 # -- still-image source -----------------------------------------------------------------------
 def _edit_still(config: EditConfig, engine: Engine, options: MotionOptions,
                 performances: dict[Path, DrivingPerformance],
@@ -253,6 +292,8 @@ def _edit_still(config: EditConfig, engine: Engine, options: MotionOptions,
                      coded_height=h, fps=lead.fps, time_base=drv_info.time_base,
                      frame_count=timeline.output_count, duration=None, start_pts=0,
                      colour=ColourTags(1, 1, 1, 1))
+    still_shot = ShotTracks.from_observations([faces], w, h, lead.fps, str(config.source))
+    engine.prepare_shot(still_shot, lambda _i: image)
     sources = engine.motion([image] * len(faces), faces) if faces else []
     with VideoWriter(config.output, template=info, codec=config.codec, crf=config.crf,
                      audio_from=timeline_driving if config.audio else None) as writer, \

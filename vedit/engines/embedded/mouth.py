@@ -269,7 +269,7 @@ class MouthPainter:
         gpx = gap * wpx
         # cavity: dark, reddish, darkest at the back (middle) and towards the corners
         depth = np.sin(np.pi * t) * np.clip(1.0 - (2 * u) ** 2, 0, 1) ** 0.3
-        cav = lip * 0.36 * (1.0 - 0.5 * depth)[..., None]
+        cav = lip * np.array([0.5, 0.36, 0.36], np.float32) * (1.0 - 0.45 * depth)[..., None]
         noise = cv2.remap(_NOISE, ((u + 0.5) * 47).astype(np.float32),
                           (np.clip(v, -1, 2) * 47 + 12).astype(np.float32) % 47,
                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
@@ -284,7 +284,7 @@ class MouthPainter:
         tcol = tongue_rgb * (0.55 + 0.25 * top + 0.05 * noise)[..., None]
         out = tongue[..., None] * tcol + (1 - tongue[..., None]) * out
         # teeth: colour from the skin's brightness; visible between the buccal corridors
-        k = float(np.clip(0.45 + 0.6 * luma / 255.0, 0.6, 1.0))
+        k = float(np.clip(0.6 + 0.5 * luma / 255.0, 0.75, 1.0))
         teeth_rgb = np.array([238.0, 230.0, 212.0], np.float32) * k
         edges = np.array([0.0, -0.15, 0.15, -0.27, 0.27])
         sep = 1.0 - 0.22 * np.exp(-(((u[..., None] - edges) * wpx / 0.7) ** 2)).max(-1)

@@ -22,7 +22,7 @@ class ConvNormAct(nn.Module):
         out_chs: output channels.
         dims: 2 for (B, C, H, W) inputs, 3 for (B, C, D, H, W).
         kernel_size: conv kernel (padding keeps the size).
-        pool: average-pool kernel applied last, e.g. 2 or (1, 2, 2); None for no pooling.
+        pool: average-pool H and W by this factor last (depth is kept); None for no pooling.
         leaky: LeakyReLU with slope 0.01 instead of ReLU.
     """
 
@@ -32,17 +32,18 @@ class ConvNormAct(nn.Module):
         out_chs: int,
         dims: int = 2,
         kernel_size: int = 3,
-        pool: int | tuple[int, ...] | None = None,
+        pool: int | None = None,
         leaky: bool = False,
     ) -> None:
         super().__init__()
         conv = nn.Conv2d if dims == 2 else nn.Conv3d
         norm = nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d
-        pool_cls = nn.AvgPool2d if dims == 2 else nn.AvgPool3d
         self.conv = conv(in_chs, out_chs, kernel_size, padding=kernel_size // 2)
         self.norm = norm(out_chs)
         self.leaky = leaky
-        self.pool = pool_cls(pool) if pool is not None else nn.Identity()
+        self.pool: nn.Module = nn.Identity()
+        if pool is not None:
+            self.pool = nn.AvgPool2d(pool) if dims == 2 else nn.AvgPool3d((1, pool, pool))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.norm(self.conv(x))

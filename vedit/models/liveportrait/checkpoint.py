@@ -126,7 +126,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     with path.open("rb") as f:
         is_zip = f.read(4) == b"PK\x03\x04"  # torch.save's zip format supports mmap
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError as e:
         detail = next((ln for ln in str(e).splitlines() if "GLOBAL" in ln), "").strip()
         raise WeightsError(
@@ -141,6 +141,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Mapping[str, Any]:
         raise WeightsError(
             path, f"cannot be read; the file looks truncated or corrupt ({reason}). Re-download it."
         ) from e
+    if not isinstance(obj, Mapping):
+        raise WeightsError(path, f"holds a {type(obj).__name__}, expected a dict of tensors")
+    return obj
 
 
 def _rename(key: str, network: str) -> str:

@@ -128,9 +128,15 @@ class ConvNeXtV2(nn.Module):
 class MotionExtractor(nn.Module):
     """M: image → raw head outputs (see module docstring). Backbone under `detector`."""
 
-    def __init__(self, num_kp: int = 21, **backbone_args: object) -> None:
+    def __init__(
+        self,
+        num_kp: int = 21,
+        depths: Sequence[int] = (3, 3, 9, 3),
+        dims: Sequence[int] = (96, 192, 384, 768),
+        num_bins: int = 66,
+    ) -> None:
         super().__init__()
-        self.detector = ConvNeXtV2(num_kp=num_kp, **backbone_args)  # type: ignore[arg-type]
+        self.detector = ConvNeXtV2(depths=depths, dims=dims, num_kp=num_kp, num_bins=num_bins)
 
     def forward(self, img: Tensor) -> dict[str, Tensor]:
         """(B, 3, H, W) [0, 1] RGB → dict of raw (B, n) head outputs."""

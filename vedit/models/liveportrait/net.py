@@ -17,10 +17,11 @@ Precision policy (`dtype=`):
   stored in that dtype (the official code keeps float32 weights and casts them per op: the same
   rounding, half the memory). grid_sample, the dense-motion softmax, keypoint grids and
   heatmaps stay float32 (as under the official CUDA autocast). The stitching/retargeting MLPs
-  always run in float32, as in the official code. Deviation: autocast's per-op lists differ
-  between CPU and CUDA (e.g. CPU runs LayerNorm in the low dtype), so CPU half results are not
-  bit-comparable with CUDA ones. Measured bounds against float32 are in
-  `vedit/models/liveportrait/README.md`.
+  always run in float32, as in the official code. The device's own autocast is used, as in
+  the official code, and its per-op lists differ between CPU and CUDA (CPU keeps LayerNorm and
+  InstanceNorm in the low dtype), so CPU and CUDA half results differ. float16 on CPU is very
+  slow (no fast kernels without AVX512-FP16): use bfloat16 there. Measured bounds against
+  float32 are in `vedit/models/liveportrait/README.md`.
 
 All methods take and return tensors on `net.device` (inputs are moved there), run without
 autograd and never modify their inputs. Frames are batched along B; `chunk_size` bounds how
@@ -38,9 +39,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import CHECKPOINT_FILES, build_network, load_into, load_weights
-from .motion_extractor import decode_motion, rotation_matrix, transform_keypoints
-from .spade_decoder import SpectralConv2d
+from .appearance import AppearanceFeatureExtractor
+from .checkpoint import CHECKPOINT_FILES, load_into, load_weights
+from .motion_extractor import (
+    MotionExtractor,
+    decode_motion,
+    rotation_matrix,
+    transform_keypoints,
+)
+from .spade_decoder import SPADEDecoder, SpectralConv2d
+from .stitching import StitchingRetargeting
+from .warping import WarpingNetwork
 
 __all__ = ["LivePortraitNet"]
 
@@ -75,8 +84,12 @@ class LivePortraitNet(nn.Module):
         self.compute_dtype = dtype
         self.chunk_size = max(1, int(chunk_size))
         self.channels_last = channels_last
-        for name in CHECKPOINT_FILES:
-            self.add_module(name, build_network(name))
+        # attribute names = network names in checkpoint.CHECKPOINT_FILES and .safetensors keys
+        self.appearance_feature_extractor = AppearanceFeatureExtractor()
+        self.motion_extractor = MotionExtractor()
+        self.warping_module = WarpingNetwork()
+        self.spade_generator = SPADEDecoder()
+        self.stitching_retargeting_module = StitchingRetargeting()
 
     # ------------------------------------------------------------------ construction
 
@@ -163,7 +176,7 @@ class LivePortraitNet(nn.Module):
 
     def _chunks(self, *tensors: Tensor) -> Iterator[tuple[Tensor, ...]]:
         n = tensors[0].shape[0]
-        for start in range(0, n, self.chunk_size):
+        for start in range(0, max(n, 1), self.chunk_size):  # an empty batch runs once
             yield tuple(t[start : start + self.chunk_size] for t in tensors)
 
     def _batched(
@@ -174,7 +187,7 @@ class LivePortraitNet(nn.Module):
         for chunk in self._chunks(*tensors):
             with self._autocast():
                 out = fn(*chunk)
-            parts.append({k: v.float() for k, v in out.items()})
+            parts.append({k: v.float().contiguous() for k, v in out.items()})
         if len(parts) == 1:
             return dict(parts[0])
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
@@ -247,6 +260,11 @@ class LivePortraitNet(nn.Module):
                 "deformation": w["deformation"],
             }
 
+        if not feature.shape[0] == kp_source.shape[0] == kp_driving.shape[0]:
+            raise ValueError(
+                f"batch sizes differ: feature {tuple(feature.shape)}, kp_source "
+                f"{tuple(kp_source.shape)}, kp_driving {tuple(kp_driving.shape)}"
+            )
         feature = feature.to(self.device, torch.float32)
         return self._batched(run, feature, self._kp(kp_source), self._kp(kp_driving))
 

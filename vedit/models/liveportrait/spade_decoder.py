@@ -31,6 +31,8 @@ class SpectralConv2d(nn.Module):
     """
 
     weight: Tensor
+    weight_u: Tensor
+    weight_v: Tensor
 
     def __init__(self, in_chs: int, out_chs: int, kernel_size: int, bias: bool = True) -> None:
         super().__init__()

@@ -60,7 +60,7 @@ class Encoder(nn.Module):
         super().__init__()
         chs = [in_chs] + [min(max_chs, base_chs * 2 ** (i + 1)) for i in range(num_blocks)]
         self.down_blocks = nn.ModuleList(
-            ConvNormAct(chs[i], chs[i + 1], dims=3, pool=(1, 2, 2)) for i in range(num_blocks)
+            ConvNormAct(chs[i], chs[i + 1], dims=3, pool=2) for i in range(num_blocks)
         )
 
     def forward(self, x: Tensor) -> list[Tensor]:

@@ -1,0 +1,202 @@
+"""What workers run: a shot's tracks, one chunk render, the join + QA. One function per step.
+
+Each step records its own attempt in its manifest before working (so an attempt that kills the
+worker still counts) and its result after. Errors split in two on purpose:
+
+* VeditError (no face in the driving, a face ID the shot lacks, ...) is a property of the
+  inputs: retrying cannot help, so the step returns {"ok": False, "error": ...} at once.
+* Anything else (a worker out of memory, a flaky disk) may pass: it is raised again as a
+  plain RuntimeError carrying the traceback text -- picklable whatever the original was -- and
+  Dask retries the step (``retries=`` on submit) up to the limit.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from vedit.batch.manifest import DONE, FAILED, begin_step, end_step, fingerprint
+from vedit.errors import ConfigError, VeditError
+
+PROGRESS_TOPIC = "vedit-batch-progress"
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+               "TF_NUM_INTEROP_THREADS")
+_configured = False
+
+
+def configure_worker_threads() -> None:
+    """One compute thread per worker process (OpenMP/BLAS/torch via env, OpenCV directly).
+
+    Workers are sized one per core; a library that starts a thread per core in each of them
+    oversubscribes the machine and two workers end up slower than one.
+    """
+    global _configured
+    if _configured:
+        return
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, "1")
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover - cv2 ships with the face stack
+        pass
+    _configured = True
+
+
+class _Reporter:
+    """edit()'s progress callback, forwarded to the client as Dask events (throttled)."""
+
+    def __init__(self, shot_id: str, step: str) -> None:
+        self.shot_id, self.step = shot_id, step
+        self._last = 0.0
+        try:
+            from distributed import get_worker
+
+            self._worker = get_worker()
+        except (ImportError, ValueError):
+            self._worker = None
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        t = time.monotonic()
+        if self._worker is None or (t - self._last < 0.5 and done != total):
+            return
+        self._last = t
+        self._worker.log_event(PROGRESS_TOPIC, {"shot": self.shot_id, "step": self.step,
+                                                "stage": stage, "done": done, "total": total})
+
+
+def _run_step(manifest: Path, key: str, info: dict[str, Any],
+              work: Callable[[int], tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Begin, work, record; `work(attempt)` returns (manifest fields, result for the client)."""
+    configure_worker_threads()
+    attempt = begin_step(manifest, key, info)
+    t0 = time.perf_counter()
+    try:
+        fields, result = work(attempt)
+    except VeditError as exc:
+        end_step(manifest, FAILED, error=str(exc), seconds=time.perf_counter() - t0)
+        return {"ok": False, "error": str(exc), "attempts": attempt}
+    except Exception as exc:
+        text = "".join(traceback.format_exception(exc))
+        end_step(manifest, FAILED, error=f"{type(exc).__name__}: {exc}",
+                 seconds=time.perf_counter() - t0)
+        raise RuntimeError(f"{type(exc).__name__}: {exc}\n{text}") from None
+    seconds = time.perf_counter() - t0
+    end_step(manifest, DONE, seconds=seconds, **fields)
+    return {**result, "ok": True, "attempts": attempt, "step_seconds": seconds}
+
+
+def run_tracks(shot_id: str, config, tracks_file: Path, manifest: Path, key: str
+               ) -> dict[str, Any]:
+    """Pass 1 of the shot: every face, every frame, saved exactly for the chunks to share.
+
+    A --face ID that the shot lacks fails here, before any chunk is rendered.
+    """
+    from vedit.pipeline.edit import track_source
+
+    def work(attempt: int):
+        shot, _pts, _info = track_source(config, _Reporter(shot_id, "tracks"))
+        unknown = sorted(set(config.face_drivings) - set(shot.ids))
+        if unknown:
+            raise ConfigError(config.source, f"no face with ID {', '.join(map(str, unknown))} "
+                                             f"in the shot (faces found: {shot.ids or 'none'})")
+        shot.to_npz(tracks_file)
+        summary = {"faces": shot.ids, "n_frames": shot.n_frames}
+        return ({"file": str(tracks_file), "file_hash": fingerprint(tracks_file),
+                 "result": summary}, summary)
+
+    return _run_step(manifest, key, {"step": "tracks", "shot": shot_id}, work)
+
+
+def run_chunk(shot_id: str, step: str, config, frames: tuple[int, int], manifest: Path,
+              key: str, crash_marker: str | None = None) -> dict[str, Any]:
+    """Render one chunk (or a whole one-chunk shot straight to its output).
+
+    Args:
+        crash_marker: test hook. When set and the file does not exist yet, the step creates it
+            and kills its own worker process (os._exit) after recording the attempt, to prove
+            that a lost worker's step is retried elsewhere.
+    """
+    from vedit.pipeline.edit import edit
+
+    def work(attempt: int):
+        if crash_marker is not None and not os.path.exists(crash_marker):
+            Path(crash_marker).write_text(f"{os.getpid()} attempt {attempt}\n")
+            os._exit(17)
+        result = edit(config, progress=_Reporter(shot_id, step))
+        summary = {"frames": result.frames, "faces": list(result.faces),
+                   "animated_frames": {str(k): v for k, v in result.animated_frames.items()},
+                   "drivings": {str(k): v for k, v in result.drivings.items()},
+                   "warnings": list(result.warnings),
+                   "seconds": {k: round(v, 4) for k, v in result.seconds.items()}}
+        return ({"file": str(config.output), "file_hash": fingerprint(config.output),
+                 "result": summary}, summary)
+
+    return _run_step(manifest, key, {"step": step, "shot": shot_id, "frames": list(frames)},
+                     work)
+
+
+def run_join(shot_id: str, *, config, pieces: Sequence[Path], frames: tuple[int, int],
+             manifest: Path, step_key: str, qa_file: Path, thumbs: Path,
+             tracks_file: Path | None,
+             chunk_results: Sequence[Mapping[str, Any]], qa_info: Mapping[str, Any],
+             step_seconds: Mapping[str, float]) -> dict[str, Any]:
+    """Join the pieces (when there are several) into the final output, then write its QA.
+
+    The final output appears under its name only when complete: concat_pieces (like the
+    writer of a one-chunk shot) writes a hidden partial file and renames it.
+    """
+    from vedit.batch import qa
+
+    def work(attempt: int):
+        t0 = time.perf_counter()
+        if len(pieces) > 1:
+            from vedit.io import concat_pieces
+
+            audio = config.source if config.audio else None
+            concat_pieces(list(pieces), config.output, audio_from=audio,
+                          audio_window=_audio_window(config, frames) if audio else None)
+        join_s = time.perf_counter() - t0
+        output_hash = fingerprint(config.output)
+        merged = qa.merge_results(chunk_results)
+        seconds = dict(merged["seconds"])
+        seconds.update({k: v for k, v in step_seconds.items()})
+        seconds["join"] = join_s
+        names = qa.write_thumbnails(config.output, thumbs)
+        report = qa.shot_report(
+            shot_id=shot_id, name=qa_info["name"], location=qa_info["location"],
+            output=config.output, frames=frames, merged=merged,
+            tracks=qa.track_metrics(tracks_file, *frames), thumbs=names, seconds=seconds)
+        qa.write_qa(qa_file, report)
+        return ({"file": str(config.output), "file_hash": output_hash},
+                {"output_hash": output_hash, "qa": report})
+
+    return _run_step(manifest, step_key, {"step": "join", "shot": shot_id}, work)
+
+
+def _audio_window(config, frames: tuple[int, int]) -> tuple[Fraction, Fraction] | None:
+    """The audio range a single render of this shot would carry (as vedit.pipeline.edit does).
+
+    Pieces keep the shot's own timestamps and concat_pieces does not move them, while its
+    audio window shifts audio by the window's start: so the window always starts at 0 here,
+    which keeps picture and sound in sync (an in point past 0 then carries the audio before
+    it too, where a single render would start both at 0).
+    """
+    if config.frames is None:
+        return None
+    from vedit.io import frame_pts
+
+    pts = frame_pts(config.source)
+    from vedit.io import open_video
+
+    with open_video(config.source) as reader:
+        time_base = reader.info.time_base
+    stop = frames[1]
+    t_stop = (pts[stop] - pts[0]) * time_base if stop < len(pts) else Fraction(10**9)
+    return (Fraction(0), t_stop)
