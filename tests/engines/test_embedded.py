@@ -1,0 +1,330 @@
+"""The embedded engine on synthetic faces: decomposition, warp geometry, lids, mouth interior.
+
+Faces are built from the engine's own canonical face placed in a textured frame, so every
+expected position is known exactly; the mouth and lids are checked on pixels.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from vedit.engines.base import ENGINES, FacePatch
+from vedit.engines.embedded import EmbeddedEngine, EmbeddedOptions, MouthOptions, WarpOptions
+from vedit.engines.embedded.eyes import EyeOptions, adjust_lids
+from vedit.engines.embedded.mouth import mouth_box
+from vedit.engines.embedded.shape import to_frame_xy, to_normalised
+from vedit.engines.embedded.topology import (
+    EYES,
+    FACE_OVAL,
+    INNER_LOOP,
+    INNER_LOWER,
+    INNER_UPPER,
+    IRISES,
+    OUTER_LOWER,
+    OUTER_UPPER,
+    canonical_face,
+)
+from vedit.engines.embedded.warp import build_field
+from vedit.faces.types import CropTransform, FaceObservation
+from vedit.motion.types import KeypointMotion
+
+H, W = 480, 640
+FACE_PX = 220.0                       # face height |p10 - p152| in pixels
+
+
+def _crop(landmarks: np.ndarray, size: int = 512) -> CropTransform:
+    """LivePortrait-style square crop: 2.3x the landmark extent, shifted up, no roll."""
+    lo, hi = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
+    side = 2.3 * float((hi - lo).max())
+    cx, cy = (lo + hi) / 2 - [0.0, 0.125 * side]
+    s = size / side
+    f2c = np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
+    c2f = np.array([[1 / s, 0, cx - side / 2], [0, 1 / s, cy - side / 2]])
+    return CropTransform(size, f2c, c2f)
+
+
+def _face(centre=(320.0, 250.0), rotation=None, face_px=FACE_PX, track_id=0) -> FaceObservation:
+    """A neutral synthetic face: the canonical face, posed, in frame pixels (z in pixels)."""
+    r = np.eye(3) if rotation is None else rotation
+    k = face_px / 0.40
+    lm = (k * (canonical_face() @ r) + [centre[0], centre[1], 0.0]).astype(np.float32)
+    box = np.r_[lm[:, :2].min(0), lm[:, :2].max(0)].astype(np.float32)
+    return FaceObservation(track_id, box, lm, _crop(lm))
+
+
+def _frame(faces=(), seed=0) -> np.ndarray:
+    """(H, W, 3) uint8 RGB: smooth random texture, with skin-toned faces and red lips drawn."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 1, (H // 8, W // 8, 3)).astype(np.float32)
+    tex = cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC)
+    img = np.clip(128 + 40 * tex, 0, 255).astype(np.uint8)
+    for f in faces:
+        p = f.landmarks[:, :2]
+        cv2.fillPoly(img, [np.round(p[list(FACE_OVAL)]).astype(np.int32)], (222, 170, 150))
+        outer = p[list(OUTER_UPPER + OUTER_LOWER[-2:0:-1])]
+        cv2.fillPoly(img, [np.round(outer).astype(np.int32)], (190, 70, 80))
+        for eye in EYES:
+            cv2.fillPoly(img, [np.round(p[list(eye.loop)]).astype(np.int32)], (240, 240, 240))
+            cv2.circle(img, tuple(np.round(p[eye.iris[0]]).astype(int)), 5, (60, 40, 30), -1)
+            cv2.polylines(img, [np.round(p[[eye.corners[0], *eye.upper, eye.corners[1]]])
+                                .astype(np.int32)], False, (20, 15, 15), 2)
+    return img
+
+
+def _composite(frame: np.ndarray, patch: FacePatch) -> np.ndarray:
+    out = frame.copy()
+    h, w = patch.alpha.shape
+    region = out[patch.y0:patch.y0 + h, patch.x0:patch.x0 + w].astype(np.float32)
+    a = patch.alpha[..., None]
+    mixed = np.round(a * patch.rgb + (1 - a) * region).astype(np.uint8)
+    out[patch.y0:patch.y0 + h, patch.x0:patch.x0 + w] = np.where(a > 0, mixed, region)
+    return out
+
+
+def _with_points(face: FaceObservation, motion: KeypointMotion, moved_px: dict) -> np.ndarray:
+    """Target keypoints: the source's with some landmarks moved by (dx, dy) frame pixels."""
+    px = to_frame_xy(motion.keypoints(), face.crop)
+    for idx, delta in moved_px.items():
+        px[idx] += delta
+    full = np.concatenate([px, face.landmarks[:, 2:3].astype(np.float64)], 1)
+    target = to_normalised(full, face.crop)
+    target[:, 2] = motion.keypoints()[:, 2]
+    return target
+
+
+def _open_mouth(px: float) -> dict:
+    """Lower lip, chin and jaw below the mouth moved down by up to `px` (a jaw drop)."""
+    t = canonical_face()
+    mouth_y = t[list(INNER_LOWER), 1].mean()
+    chin_y = t[152, 1]
+    moves = {}
+    for i in range(len(t)):
+        if i in INNER_UPPER or i in OUTER_UPPER:
+            continue
+        if i in INNER_LOWER or i in OUTER_LOWER:
+            moves[i] = np.array([0.0, px])
+        elif mouth_y < t[i, 1] <= chin_y:
+            moves[i] = np.array([0.0, px * max(0.0, 1.0 - abs(t[i, 0]) / 0.3) ** 2])
+    for corner in (INNER_UPPER[0], INNER_UPPER[-1], OUTER_UPPER[0], OUTER_UPPER[-1]):
+        moves[corner] = np.array([0.0, px * 0.3])
+    return moves
+
+
+def test_registered_under_its_name():
+    assert ENGINES["embedded"] is EmbeddedEngine
+
+
+def test_expression_masks():
+    eng = EmbeddedEngine()
+    assert eng.expression_mask("all").all() and eng.expression_mask("exp").all()
+    assert not eng.expression_mask("pose").any()
+    lip, eyes = eng.expression_mask("lip"), eng.expression_mask("eyes")
+    assert lip.shape == eyes.shape == (478, 3)
+    assert lip[[13, 14, 78, 308, 152]].all() and not lip[[159, 145, 10]].any()
+    assert eyes[[159, 145, 386, 374, *IRISES]].all() and not eyes[[13, 14, 1]].any()
+    with pytest.raises(ValueError):
+        eng.expression_mask("nose")
+
+
+def test_motion_reproduces_landmarks_in_normalised_crop_coordinates():
+    rng = np.random.default_rng(1)
+    face = _face(rotation=Rotation.from_euler("xyz", [8, -12, 5], degrees=True).as_matrix())
+    lm = face.landmarks + rng.normal(0, 2.0, face.landmarks.shape).astype(np.float32)
+    face = FaceObservation(0, face.box, lm, face.crop)
+    (m,) = EmbeddedEngine().motion([_frame()], [face])
+    np.testing.assert_allclose(m.keypoints(), to_normalised(lm, face.crop), atol=1e-6)
+    np.testing.assert_allclose(m.rotation @ m.rotation.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(m.rotation) == pytest.approx(1.0, abs=1e-12)
+    assert m.canonical.shape == m.expression.shape == (478, 3)
+
+
+def test_motion_recovers_a_known_rotation_and_scale():
+    r_true = Rotation.from_euler("xyz", [-10, 15, 7], degrees=True).as_matrix()
+    s_true, t_true = 1.23, np.array([0.03, -0.02, 0.01])
+    crop = _face().crop
+    n = s_true * (canonical_face() @ r_true) + t_true          # normalised crop coordinates
+    px = to_frame_xy(n, crop)
+    z = n[:, 2:3] * crop.size / crop.frame_to_crop[0, 0]
+    lm = np.concatenate([px, z], 1).astype(np.float64)
+    face = FaceObservation(0, np.zeros(4, np.float32), lm.astype(np.float32), crop)
+    (m,) = EmbeddedEngine().motion([_frame()], [face])
+    np.testing.assert_allclose(m.rotation, r_true, atol=1e-5)
+    assert m.scale == pytest.approx(s_true, rel=1e-5)
+    np.testing.assert_allclose(m.translation[:2], t_true[:2], atol=1e-5)
+    assert np.abs(m.expression[:, :2]).max() < 1e-4
+
+
+def test_render_with_target_equal_to_source_changes_nothing():
+    face = _face()
+    frame = _frame([face])
+    eng = EmbeddedEngine()
+    (m,) = eng.motion([frame], [face])
+    (patch,) = eng.render([frame], [face], [m], [m.keypoints()])
+    assert isinstance(patch, FacePatch)
+    assert np.array_equal(_composite(frame, patch), frame)
+
+
+def test_field_moves_landmarks_to_their_targets():
+    face = _face()
+    src = face.landmarks[:, :2].astype(np.float64)
+    c = src.mean(0)
+    turn = Rotation.from_euler("z", 4, degrees=True).as_matrix()[:2, :2]
+    wave = 2.0 * np.sin((src - c) / 45.0)[:, ::-1]                 # smooth expression
+    dst = c + (src - c) @ turn.T + [2.5, -1.5] + wave
+    for i, delta in _open_mouth(15.0).items():                      # and a sharp lip fold
+        dst[i] += delta
+    use = np.ones(478, bool)
+    use[list(IRISES)] = False
+    box = {"mouth": mouth_box(dst)}
+    # without the anti-aliasing blur of the full-resolution mouth box, the field is exact
+    # where it is sampled finely and within half a pixel elsewhere (coarse grid, outline)
+    fld = build_field(src, dst, use, (H, W), WarpOptions(fine_blur=0), fine_boxes=box)
+    d = fld.full()
+    at = (dst[use] - [fld.x0, fld.y0]).astype(np.float32)
+    sampled = np.stack([cv2.remap(np.ascontiguousarray(d[..., k]), at[:, :1], at[:, 1:],
+                                  cv2.INTER_LINEAR)[:, 0] for k in range(2)], 1)
+    err = np.linalg.norm(sampled - (src[use] - dst[use]), axis=1)
+    assert np.percentile(err, 95) < 0.5 and err.max() < 1.5, np.percentile(err, [50, 95, 100])
+
+
+def test_pixels_outside_the_anchor_ring_are_bit_identical():
+    face = _face()
+    frame = _frame([face])
+    eng = EmbeddedEngine()
+    (m,) = eng.motion([frame], [face])
+    target = _with_points(face, m, {i: np.array([6.0, 4.0]) for i in range(478)})
+    (patch,) = eng.render([frame], [face], [m], [target])
+    out = _composite(frame, patch)
+    oval = face.landmarks[list(FACE_OVAL), :2].astype(np.float64)
+    centre = oval.mean(0)
+    ring = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(ring, [np.round(centre + 2.0 * (oval - centre)).astype(np.int32)], 1)
+    outside = ring == 0
+    assert np.array_equal(out[outside], frame[outside])
+    assert not np.array_equal(out, frame)
+    # and the patch is feathered: alpha is exactly 0 at its border where nothing moves
+    assert patch.alpha.max() == pytest.approx(1.0)
+
+
+def test_opening_the_mouth_paints_a_plausible_cavity():
+    face = _face()
+    frame = _frame([face])
+    eng = EmbeddedEngine()
+    (m,) = eng.motion([frame], [face])
+    target = _with_points(face, m, _open_mouth(24.0))
+    (patch,) = eng.render([frame], [face], [m], [target])
+    out = _composite(frame, patch)
+    tgt_px = to_frame_xy(target, face.crop)
+    cavity = np.zeros((H, W), np.uint8)
+    inner = tgt_px[list(INNER_LOOP)]
+    centre = inner.mean(0)
+    cv2.fillPoly(cavity, [np.round(centre + 0.8 * (inner - centre)).astype(np.int32)], 1)
+    assert cavity.sum() > 300
+    luma = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[cavity > 0].astype(float)
+    assert 15 < luma.mean() < 150, luma.mean()             # neither a black hole nor skin
+    assert luma.std() > 8, luma.std()                      # shading, teeth: not a flat fill
+    assert (luma > 140).mean() > 0.03                      # some teeth are lighter
+    # the lip gap really opened: along the mouth's centre line the red lip is interrupted
+    x = int(np.rint(tgt_px[13, 0]))
+    col = out[int(tgt_px[0, 1]) - 2:int(tgt_px[17, 1]) + 3, x].astype(int)
+    red = (col[:, 0] > 150) & (col[:, 1] < 110)
+    gap = np.flatnonzero(~red[np.argmax(red):len(red) - np.argmax(red[::-1])])
+    assert len(gap) >= 12, len(gap)
+
+
+def test_mouth_fill_off_leaves_the_stretched_lips():
+    face = _face()
+    frame = _frame([face])
+    eng = EmbeddedEngine(EmbeddedOptions(mouth=MouthOptions(fill=False)))
+    (m,) = eng.motion([frame], [face])
+    target = _with_points(face, m, _open_mouth(24.0))
+    (patch,) = eng.render([frame], [face], [m], [target])
+    out = _composite(frame, patch)
+    p = to_frame_xy(target, face.crop)
+    y = int(np.rint((p[13, 1] + p[14, 1]) / 2))
+    x = int(np.rint(p[13, 0]))
+    assert out[y, x, 0] > 150 and out[y, x, 1] < 120          # lip red, no cavity
+
+
+def test_lids_are_clamped_and_closing_lids_cover_the_eye():
+    face = _face()
+    frame = _frame([face])
+    eng = EmbeddedEngine()
+    (m,) = eng.motion([frame], [face])
+    src = face.landmarks[:, :2].astype(np.float64)
+    moves = {}
+    for eye in EYES:
+        gap = src[list(eye.lower)] - src[list(eye.upper)]
+        for k, i in enumerate(eye.upper):
+            moves[i] = 1.6 * gap[k]                        # far past the lower lid
+    target = _with_points(face, m, moves)
+    dst = adjust_lids(src, to_frame_xy(target, face.crop), EyeOptions())
+    for eye in EYES:
+        assert (dst[list(eye.lower), 1] - dst[list(eye.upper), 1] > -1e-6).all()
+    (patch,) = eng.render([frame], [face], [m], [target])
+    out = _composite(frame, patch)
+    for eye in EYES:
+        loop = src[list(eye.loop)]
+        mask = np.zeros((H, W), np.uint8)
+        cv2.fillPoly(mask, [np.round(loop).astype(np.int32)], 1)
+        mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+        before = (frame[mask > 0].min(-1) > 225).mean()       # white of the eye
+        after = (out[mask > 0].min(-1) > 225).mean()
+        assert before > 0.4 and after < 0.1, (before, after)
+
+
+def test_two_faces_in_one_frame_get_their_own_patches():
+    a, b = _face((170.0, 240.0), face_px=120), _face((470.0, 240.0), face_px=120, track_id=1)
+    frame = _frame([a, b])
+    eng = EmbeddedEngine()
+    ma, mb = eng.motion([frame, frame], [a, b])
+    ta = _with_points(a, ma, _open_mouth(10.0))
+    tb = mb.keypoints()
+    pa, pb = eng.render([frame, frame], [a, b], [ma, mb], [ta, tb])
+    assert pa.alpha.max() > 0 and pb.alpha.max() == 0
+    assert pa.x0 + pa.alpha.shape[1] <= 320                  # a's patch stays on a's side
+
+
+def test_large_head_turn_renders_without_holes():
+    face = _face()
+    yy, xx = np.mgrid[0:H, 0:W]
+    ramp = np.stack([xx * 0.35, yy * 0.45, np.full_like(xx, 128.0)], -1)
+    frame = np.round(ramp).astype(np.uint8)       # colour encodes where a pixel came from
+    eng = EmbeddedEngine(EmbeddedOptions(mouth=MouthOptions(fill=False),
+                                         eyes=EyeOptions(lid_smoothing=0)))
+    (m,) = eng.motion([frame], [face])
+    for axis in "xyz":
+        turn = Rotation.from_euler(axis, 15, degrees=True).as_matrix()
+        moved = KeypointMotion(m.canonical, turn @ m.rotation, m.expression, m.scale,
+                               m.translation)
+        (patch,) = eng.render([frame], [face], [m], [moved.keypoints()])
+        out = _composite(frame, patch).astype(int)
+        assert patch.alpha.max() == pytest.approx(1.0)
+        # a tear is a jump in where neighbouring pixels come from: a step in the ramp
+        step = max(np.abs(np.diff(out, axis=0)).max(), np.abs(np.diff(out, axis=1)).max())
+        assert step <= 3, (axis, step)
+
+
+def test_rejects_mismatched_inputs():
+    face = _face()
+    frame = _frame([face])
+    eng = EmbeddedEngine()
+    (m,) = eng.motion([frame], [face])
+    with pytest.raises(ValueError):
+        eng.motion([frame, frame], [face])
+    with pytest.raises(ValueError):
+        eng.render([frame], [face], [m], [m.keypoints()[:10]])
+
+
+def test_face_cut_by_the_frame_edge():
+    face = _face(centre=(40.0, 120.0))                        # half the head is outside
+    frame = _frame([face])
+    eng = EmbeddedEngine()
+    (m,) = eng.motion([frame], [face])
+    target = _with_points(face, m, _open_mouth(15.0))
+    (patch,) = eng.render([frame], [face], [m], [target])
+    h, w = patch.alpha.shape
+    assert patch.x0 >= 0 and patch.y0 >= 0 and patch.x0 + w <= W and patch.y0 + h <= H
+    assert patch.alpha.max() > 0
