@@ -262,6 +262,41 @@ def edit(source: Path, driving: Path | None, output: Path, faces: tuple[str, ...
                f"{', '.join(map(str, result.faces)) or 'none'} ({fps:.1f} frames/s render)")
 
 
+@main.group()
+def weights() -> None:
+    """Check or convert LivePortrait weights (the official .pth files, loaded safely)."""
+
+
+@weights.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+@_reports_errors
+def weights_check(path: Path) -> None:
+    """List every missing, unexpected or mis-shaped tensor in PATH (folder or .safetensors)."""
+    from vedit.models.liveportrait import check_weights
+
+    problems = check_weights(path)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo(f"vedit: error: {path}: {len(problems)} problem(s) with these weights",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"{path}: all five LivePortrait networks present, every tensor as expected")
+
+
+@weights.command("convert")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path))
+@_reports_errors
+def weights_convert(path: Path, output: Path) -> None:
+    """Convert the official weights folder PATH into one .safetensors file OUTPUT."""
+    from vedit.models.liveportrait import convert_to_safetensors
+
+    if output.suffix != ".safetensors":
+        raise click.BadParameter("OUTPUT must end in .safetensors", param_hint="OUTPUT")
+    click.echo(f"wrote {convert_to_safetensors(path, output)}")
+
+
 def _ranges(frames) -> str:
     """[3,4,5,9] -> '3-5, 9'."""
     out, start, prev = [], None, None
