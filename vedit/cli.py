@@ -245,7 +245,7 @@ def edit(source: Path, driving: Path | None, output: Path, faces: tuple[str, ...
     bars: dict[str, _Progress] = {}
 
     def progress(stage: str, done: int, total: int | None) -> None:
-        if stage not in bars:
+        if stage not in bars or done < bars[stage]._done:
             for bar in bars.values():
                 bar.__exit__(None, None, None)
             bars[stage] = _Progress(stage, total).__enter__()

@@ -57,7 +57,8 @@ class DrivingPerformance:
 
 def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
                     reference: str | int = "first", lip_mask: np.ndarray | None = None,
-                    tracker_options: dict | None = None) -> DrivingPerformance:
+                    tracker_options: dict | None = None,
+                    progress=None) -> DrivingPerformance:
     """Track a driving clip, read its main face's motion per frame, and smooth it.
 
     Raises:
@@ -76,6 +77,8 @@ def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
                 found = engine.motion([rgb] * len(faces), faces)
                 for face, motion in zip(faces, found, strict=True):
                     motions.setdefault(face.track_id, {})[frame.index] = motion
+            if progress is not None:
+                progress("driving", frame.index + 1, reader.info.frame_count)
         width, height = reader.info.width, reader.info.height
     shot = ShotTracks.from_observations(per_frame, width, height, fps, str(path))
     main = main_face(shot)

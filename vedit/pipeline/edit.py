@@ -79,7 +79,8 @@ def edit(config: EditConfig, progress: Progress | None = None,
         performances = {
             path: analyse_driving(path, engine, smoothing=smoothing,
                                   reference=config.reference, lip_mask=lip_mask,
-                                  tracker_options=dict(config.tracker_options))
+                                  tracker_options=dict(config.tracker_options),
+                                  progress=progress)
             for path in config.all_drivings()
         }
         timings["drivings"] = time.perf_counter() - t0
