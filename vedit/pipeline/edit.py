@@ -12,7 +12,9 @@ result, and a face's ID is settled before any pixel is drawn.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -65,8 +67,6 @@ def edit(config: EditConfig, progress: Progress | None = None,
         OutputError: the output cannot be written.
         ConfigError: the options do not fit the shot (e.g. a --face ID the shot lacks).
     """
-    import time
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     own_engine = engine is None
@@ -132,8 +132,6 @@ def track_source(config: EditConfig, progress: Progress | None = None
 def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
                 performances: dict[Path, DrivingPerformance], progress: Progress | None,
                 timings: dict[str, float]) -> EditResult:
-    import time
-
     t = time.perf_counter()
     if config.tracks_file is not None:
         shot = ShotTracks.load(config.tracks_file)
@@ -181,6 +179,7 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
     with FrameFetcher(config.source) as fetch:
         engine.prepare_shot(shot, fetch)
     t = time.perf_counter()
+    batch_size = max(1, int(getattr(engine, "batch_size", 1)))
     main_driving = config.driving_for(shot.ids[0]) if shot.ids else config.all_drivings()[0]
     with open_video(config.source) as reader, VideoWriter(
         config.output, template=info, codec=config.codec, crf=config.crf,
@@ -188,44 +187,87 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
         audio_window=window,
         rebase=window[0] if window else None,
     ) as writer, PreviewWriter.maybe(config.preview, info, main_driving) as preview:
-        for frame in reader:
-            i = frame.index
-            if i < start:
-                continue
-            if i >= stop:
-                break
-            faces = [f for f in shot.frame(i) if drivings.get(f.track_id) is not None]
-            if not faces:
-                writer.write(frame)
-                preview.add(frame.rgb(), None, None)
-            else:
-                rgb = frame.rgb()
-                patches = _render_faces(engine, rgb, faces, drivings, performances, maps,
-                                        options, i)
-                for face in faces:
-                    result.animated_frames[face.track_id] = (
-                        result.animated_frames.get(face.track_id, 0) + 1)
-                new, changed = composite(rgb, patches)
-                writer.write(frame, new, changed)
-                main_perf = performances.get(main_driving)
-                preview.add(rgb, main_perf and maps[main_driving].indices[i], new)
-            result.frames += 1
+        batch: list = []
+        clock = _StageClock(timings)
+
+        def flush() -> None:
+            _render_batch(batch, engine, shot, drivings, performances, maps, options, writer,
+                          preview, result, clock, main_driving)
+            batch.clear()
             if progress is not None:
                 progress("render", result.frames, stop - start)
+
+        frames = iter(reader)
+        while True:
+            with clock("decode"):
+                frame = next(frames, None)
+            if frame is None or frame.index >= stop:
+                break
+            if frame.index < start:
+                continue
+            batch.append(frame)
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
     timings["render"] = time.perf_counter() - t
     return result
 
 
-def _render_faces(engine: Engine, rgb: np.ndarray, faces, drivings, performances, maps,
-                  options: MotionOptions, i: int) -> list[FacePatch]:
-    sources = engine.motion([rgb] * len(faces), faces)
-    targets = []
-    for face, src in zip(faces, sources, strict=True):
-        path = drivings[face.track_id]
-        perf = performances[path]
-        j = int(maps[path].indices[i])
-        targets.append(compose(src, perf.track.frame(j), perf.reference, options))
-    return engine.render([rgb] * len(faces), faces, sources, targets)
+class _StageClock:
+    """Adds wall time per stage into `timings` (seconds), for the QA report and benches."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self._timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._timings[stage] = self._timings.get(stage, 0.0) + time.perf_counter() - t
+
+
+def _render_batch(batch, engine: Engine, shot: ShotTracks, drivings, performances, maps,
+                  options: MotionOptions, writer, preview, result: EditResult,
+                  clock: _StageClock, main_driving) -> None:
+    """Render a few consecutive frames: one engine call for all their faces (the neural
+    engine batches them), then composite and write each frame in order."""
+    with clock("decode"):
+        rgbs = [f.rgb() for f in batch]
+    jobs = [(k, face) for k, f in enumerate(batch) for face in shot.frame(f.index)
+            if drivings.get(face.track_id) is not None]
+    patches: dict[int, list[FacePatch]] = {k: [] for k in range(len(batch))}
+    if jobs:
+        with clock("engine"):
+            frames = [rgbs[k] for k, _ in jobs]
+            faces = [face for _, face in jobs]
+            sources = engine.motion(frames, faces)
+            targets = []
+            for (k, face), src in zip(jobs, sources, strict=True):
+                path = drivings[face.track_id]
+                perf = performances[path]
+                j = int(maps[path].indices[batch[k].index])
+                targets.append(compose(src, perf.track.frame(j), perf.reference, options))
+            rendered = engine.render(frames, faces, sources, targets)
+        for (k, face), patch in zip(jobs, rendered, strict=True):
+            patches[k].append(patch)
+            result.animated_frames[face.track_id] = result.animated_frames.get(
+                face.track_id, 0) + 1
+    main_perf = performances.get(main_driving)
+    for k, frame in enumerate(batch):
+        if not patches[k]:
+            with clock("encode"):
+                writer.write(frame)
+            preview.add(rgbs[k], None, None)
+        else:
+            with clock("composite"):
+                new, changed = composite(rgbs[k], patches[k])
+            with clock("encode"):
+                writer.write(frame, new, changed)
+            preview.add(rgbs[k], main_perf and int(maps[main_driving].indices[frame.index]), new)
+        result.frames += 1
 
 
 class FrameFetcher:
