@@ -38,3 +38,36 @@ def _fail_on_error_logs(caplog):
     errors = [r for r in caplog.get_records("call")
               if r.levelno >= logging.ERROR and r.name.startswith("vedit")]
     assert not errors, f"vedit logged errors: {[r.getMessage() for r in errors]}"
+
+
+@pytest.fixture(scope="session")
+def lp_weights(tmp_path_factory) -> Path:
+    """LivePortrait stand-in weights (seed 0) in the official layout, from the reference kit."""
+    import subprocess
+    import sys
+
+    kit = SHARED / "liveportrait" / "make_reference_weights.py"
+    if not kit.exists():
+        pytest.skip(f"LivePortrait reference kit not found at {kit.parent}")
+    out = tmp_path_factory.mktemp("lp_weights")
+    subprocess.run([sys.executable, str(kit), str(out), "--seed", "0"], check=True,
+                   capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def short_driving(media, tmp_path_factory) -> Path:
+    """The first 6 frames of d0.mp4: enough driving motion for CPU runs of the neural engine."""
+    from fractions import Fraction
+
+    from vedit.io import VideoWriter, open_video
+
+    out = tmp_path_factory.mktemp("drv") / "d0_short.mp4"
+    with open_video(media / "d0.mp4") as r, VideoWriter(
+            out, width=r.info.width, height=r.info.height, fps=Fraction(r.info.fps),
+            codec="ffv1") as w:
+        for f in r:
+            if f.index >= 6:
+                break
+            w.write_rgb(f.rgb())
+    return out

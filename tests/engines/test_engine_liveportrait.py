@@ -24,7 +24,7 @@ from vedit.motion import MotionOptions, compose
 from vedit.pipeline.config import EditConfig
 from vedit.pipeline.edit import edit
 
-FRAMES = 3
+FRAMES = 1
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +44,13 @@ def d0_faces(media):
     return frames, faces
 
 
-def test_end_to_end_ffv1_deterministic_and_untouched_outside(media, tmp_path, lp_weights):
+def test_end_to_end_ffv1_deterministic_and_untouched_outside(media, tmp_path, lp_weights,
+                                                           short_driving):
     src = media / "s18.mp4"
     outs = []
     for k in range(2):
         out = tmp_path / f"nn{k}.mp4"
-        result = edit(EditConfig(source=src, driving=media / "d0.mp4", output=out,
+        result = edit(EditConfig(source=src, driving=short_driving, output=out,
                                  codec="ffv1", engine="liveportrait",
                                  engine_options={"weights": lp_weights, "batch_size": 2},
                                  frames=(0, FRAMES)))
@@ -73,13 +74,14 @@ def test_end_to_end_ffv1_deterministic_and_untouched_outside(media, tmp_path, lp
     assert changed_any
 
 
-def test_two_faces_end_to_end(media, tmp_path, lp_weights):
+def test_two_faces_end_to_end(media, tmp_path, lp_weights, short_driving):
     out = tmp_path / "two.mp4"
     result = edit(EditConfig(source=media / "two_faces.mp4",
-                             face_drivings={0: media / "d0.mp4", 1: media / "d11.mp4"},
+                             face_drivings={0: short_driving, 1: short_driving},
                              output=out, codec="ffv1", engine="liveportrait",
-                             engine_options={"weights": lp_weights}, frames=(0, 2)))
-    assert result.faces == [0, 1] and result.animated_frames == {0: 2, 1: 2}
+                             engine_options={"weights": lp_weights}, frames=(0, 1)))
+    assert result.faces == [0, 1] and result.animated_frames == {0: 1, 1: 1}
+    assert probe(out).video.frame_count == 1
 
 
 @pytest.mark.parametrize("mode", ["paper", "official"])

@@ -67,18 +67,29 @@ def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
     config = TrackerConfig(**(tracker_options or {}))
     per_frame: list[list] = []
     motions: dict[int, dict[int, KeypointMotion]] = {}
+    batch_size = max(1, int(getattr(engine, "batch_size", 1)))
+    pending: list[tuple[int, np.ndarray, object]] = []  # (frame index, rgb, face)
+
+    def flush() -> None:
+        if not pending:
+            return
+        found = engine.motion([rgb for _, rgb, _ in pending], [face for _, _, face in pending])
+        for (index, _, face), motion in zip(pending, found, strict=True):
+            motions.setdefault(face.track_id, {})[index] = motion
+        pending.clear()
+
     with open_video(path) as reader, create_tracker(config, float(reader.info.fps)) as tracker:
         fps = reader.info.fps
         for frame in reader:
             rgb = frame.rgb()
             faces = tracker.update(rgb)
             per_frame.append(faces)
-            if faces:
-                found = engine.motion([rgb] * len(faces), faces)
-                for face, motion in zip(faces, found, strict=True):
-                    motions.setdefault(face.track_id, {})[frame.index] = motion
+            pending.extend((frame.index, rgb, face) for face in faces)
+            if len(pending) >= batch_size:
+                flush()
             if progress is not None:
                 progress("driving", frame.index + 1, reader.info.frame_count)
+        flush()
         width, height = reader.info.width, reader.info.height
     shot = ShotTracks.from_observations(per_frame, width, height, fps, str(path))
     main = main_face(shot)
