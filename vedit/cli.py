@@ -211,6 +211,12 @@ def _fraction(value: str | None, hint: str) -> Fraction | None:
 @click.option("--batch-size", type=int, default=None, help="Neural engine frames per batch.")
 @click.option("--motion", "motion_mode", default=None,
               help="Neural engine motion: paper (Eq. 8) | official.")
+@click.option("--retarget-eyes", is_flag=True, default=None,
+              help="Neural engine: keep eyes as open as in the face's first frame.")
+@click.option("--normalize-lip", is_flag=True, default=None,
+              help="Neural engine: close the source mouth before animating.")
+@click.option("--mask-template", type=click.Path(path_type=Path), default=None,
+              help="Neural engine: paste-back mask image (e.g. the official one).")
 @click.option("--codec", default=None, help=f"One of: {', '.join(CODECS)} (default h264).")
 @click.option("--crf", type=int, default=None, help="Quality for h264/h265.")
 @click.option("--driving-fit", default=None, help="hold | loop | pingpong | trim.")

@@ -17,10 +17,11 @@ from vedit.pipeline.config import EditConfig
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 
 # Settings that belong to the neural engine, gathered into EditConfig.engine_options.
-ENGINE_KEYS = ("weights", "device", "dtype", "batch_size", "motion")
+ENGINE_KEYS = ("weights", "device", "dtype", "batch_size", "motion", "stitching",
+               "source_eye_retargeting", "normalize_lip", "mask_template")
 # Friendlier spellings accepted in presets, shot lists and on the command line.
 RENAMES = {"rotation_limit": "rotation_limit_deg", "motion_mode": "motion",
-           "fit": "driving_fit"}
+           "fit": "driving_fit", "retarget_eyes": "source_eye_retargeting"}
 _CONFIG_KEYS = {f.name for f in fields(EditConfig)}
 _NOT_IN_PRESETS = {"source", "output", "driving", "face_drivings", "frames"}
 

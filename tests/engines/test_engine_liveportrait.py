@@ -15,10 +15,12 @@ from vedit.composite.mask import paste_back
 from vedit.engines.liveportrait import (
     LIP_KEYPOINTS,
     crop_for_network,
+    eye_ratios,
+    lip_ratio,
     official_expression_mask,
     paste_mask,
 )
-from vedit.faces import track_frames
+from vedit.faces import ShotTracks, track_frames
 from vedit.io import open_video, probe
 from vedit.motion import MotionOptions, compose
 from vedit.pipeline.config import EditConfig
@@ -127,27 +129,46 @@ def _mlp(state: dict, prefix: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def test_stitching_is_applied_after_eq8_and_before_the_decoder(d0_faces, engine, lp_weights):
-    """Independent check of the order: render == W+G(F, x_s, S(x_s, Eq8 target))."""
+@pytest.mark.parametrize("retarget", [False, True])
+def test_stitching_and_retargeting_follow_the_official_order(d0_faces, lp_weights, retarget):
+    """Independent check of the order, from ARCHITECTURE.md's formulas evaluated on the raw
+    checkpoint tensors: render == W+G(F, x_s, S(x_s, Eq8) + R_eye(x_s, ratios) + R_lip(...))."""
+    engine = create_engine("liveportrait", weights=lp_weights, source_eye_retargeting=retarget,
+                           normalize_lip=retarget)
     raw = torch.load(lp_weights / "retargeting_models" / "stitching_retargeting_module.pth",
                      map_location="cpu", weights_only=True)
-    stitch_state = {k.replace("module.", ""): v for k, v in raw["retarget_shoulder"].items()}
+    state = {name: {k.replace("module.", ""): v for k, v in sub.items()}
+             for name, sub in raw.items()}
     frames, faces = d0_faces
+    engine.prepare_shot(ShotTracks.from_observations([[f] for f in faces], 512, 512, None),
+                        lambda i: frames[i])
     src, drv0, drv = engine.motion(frames[:3], faces[:3])
     target = compose(src, drv, drv0, MotionOptions(expression_mask=engine.expression_mask("all")))
     xs = torch.tensor(src.keypoints()[None], dtype=torch.float32)
     xd = torch.tensor(target[None], dtype=torch.float32)
-    delta = _mlp(stitch_state, "mlp.", torch.cat([xs.reshape(1, -1), xd.reshape(1, -1)], 1))
-    stitched = xd + delta[:, :63].reshape(1, 21, 3)
-    stitched[..., :2] += delta[:, 63:65].reshape(1, 1, 2)
+    flat = xs.reshape(1, -1)
+    delta = _mlp(state["retarget_shoulder"], "mlp.", torch.cat([flat, xd.reshape(1, -1)], 1))
+    expected_kp = xd + delta[:, :63].reshape(1, 21, 3)
+    expected_kp[..., :2] += delta[:, 63:65].reshape(1, 1, 2)
+    if retarget:
+        a, b = eye_ratios(faces[0].landmarks)
+        first = float(np.mean(eye_ratios(faces[0].landmarks)))
+        goal = first if first >= 0.18 else 0.39
+        eye_in = torch.tensor([[a, b, goal]], dtype=torch.float32)
+        expected_kp += _mlp(state["retarget_eye"], "mlp.", torch.cat([flat, eye_in], 1)
+                            ).reshape(1, 21, 3)
+        lip = lip_ratio(faces[0].landmarks)
+        if lip >= 0.03:
+            lip_in = torch.tensor([[lip, 0.0]], dtype=torch.float32)
+            expected_kp += _mlp(state["retarget_mouth"], "mlp.", torch.cat([flat, lip_in], 1)
+                                ).reshape(1, 21, 3)
     crop = torch.from_numpy(crop_for_network(frames[0], faces[0]).astype(np.float32) / 255)
     img = crop.permute(2, 0, 1)[None]
     with torch.inference_mode():
-        out = engine.net.warp_decode(engine.net.appearance_features(img), xs, stitched)["out"]
+        out = engine.net.warp_decode(engine.net.appearance_features(img), xs, expected_kp)["out"]
     expected = np.rint(out[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     patch = engine.render([frames[0]], [faces[0]], [src], [target])[0]
     reference = paste_back(expected, faces[0].crop.crop_to_frame, frames[0], paste_mask(512))
     assert (patch.x0, patch.y0) == (reference.x0, reference.y0)
     assert np.abs(patch.rgb.astype(int) - reference.rgb.astype(int)).max() <= 1
     np.testing.assert_array_equal(patch.alpha, reference.alpha)
-    assert np.abs(engine.net.stitch(xs, xd) - stitched).max() < 1e-5

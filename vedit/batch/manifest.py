@@ -1,4 +1,4 @@
-"""The job folder: one JSON manifest per shot and per step (tracks, chunk, join), written atomically.
+"""The job folder: a JSON manifest per shot and per step (tracks, chunk, join), written atomically.
 
 Resuming a night's batch after a crash must never trust a half-written file, so:
 

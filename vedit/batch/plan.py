@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -162,7 +163,7 @@ def _plan_shot(spec: ShotSpec, job: JobFolder, size: int) -> ShotPlan:
         ChunkPlan(k, a, b, dataclasses.replace(
             config, output=folder / f"chunk-{k:03d}{suffix}", frames=(a, b),
             keep_timestamps=True, tracks_file=tracks, preview=None))
-        for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)))
+        for k, (a, b) in enumerate(itertools.pairwise(bounds)))
     return ShotPlan(spec, shot_id, folder, start, stop, length, tracks, chunks)
 
 

@@ -22,8 +22,18 @@ from typing import Any
 from vedit.batch import tasks
 from vedit.batch.cluster import ClusterInfo, open_cluster
 from vedit.batch.manifest import (
-    DONE, FAILED, PENDING, RUNNING, JobFolder, end_step, fingerprint, key_of, now, read_json,
-    step_done, write_json,
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    JobFolder,
+    end_step,
+    fingerprint,
+    key_of,
+    now,
+    read_json,
+    step_done,
+    write_json,
 )
 from vedit.batch.plan import JobPlan, ShotPlan, config_dict, plan_job
 from vedit.batch.progress import BatchProgress, NullProgress
@@ -208,6 +218,12 @@ class _Shot:
         self.seconds: dict[str, float] = {}
         self.qa: dict[str, Any] = {}
         self.remaining: set[str] = set()
+        # Set by _Run._keys / later steps:
+        self.inputs: dict[str, dict] = {}
+        self.key = self.tracks_key = self.join_key = ""
+        self.chunk_keys: dict[str, str] = {}
+        self.piece_hashes: list[str | None] | None = None
+        self.output_hash: dict | None = None
 
 
 class _Run:
@@ -278,7 +294,7 @@ class _Run:
             self.display.shot_state(shot.id, "done (earlier run)")
             return
         _remove_partials(p)
-        self._write_shot(shot, RUNNING)
+        self._write_shot(shot, PENDING)
         if p.tracks_file is not None and not step_done(
                 self.job.step_file(shot.id, "tracks"), shot.tracks_key, p.tracks_file):
             self._submit(shot, "tracks", pending, tasks.run_tracks, shot.id, p.config,
@@ -388,8 +404,9 @@ class _Run:
             "frames": [p.start, p.stop], "tracks": p.tracks_file and str(p.tracks_file),
             "chunks": [{"step": c.step, "frames": [c.start, c.stop],
                         "piece": str(c.config.output)} for c in p.chunks],
-            "pieces": getattr(shot, "piece_hashes", old.get("pieces", [])),
-            "output_hash": getattr(shot, "output_hash", None) if state == DONE else None,
+            "pieces": (shot.piece_hashes if shot.piece_hashes is not None
+                       else old.get("pieces", [])),
+            "output_hash": shot.output_hash if state == DONE else None,
             "error": shot.error, "created": old.get("created", now()), "updated": now()})
 
     def _outcome(self, shot: _Shot) -> ShotOutcome:

@@ -170,9 +170,10 @@ class _Checker:
 
         containers = codec_spec(config.codec).containers
         if config.output.suffix.lower() not in containers:
+            kind = config.output.suffix or "suffix-less"
             self.problem(row.where("output"), f"{config.output}: codec {config.codec} cannot "
-                                              f"be written to a {config.output.suffix or 'suffix-less'}"
-                                              f" file (use {', '.join(containers)})")
+                                              f"be written to a {kind} file (use "
+                                              f"{', '.join(containers)})")
             return None
         name = str(fields.get("name") or config.output.stem)
         return ShotSpec(index, f"{self.prefix} {row.where()}", name, config, count, fps,

@@ -132,6 +132,8 @@ def _shot_status(job: JobFolder, shot_id: str) -> ShotStatus | None:
                                 data.get("finished"), data.get("error")))
     qa = read_json(job.qa_file(shot_id)) or {}
     state = shot.get("state", PENDING)
+    if state == PENDING and any(s.state in (RUNNING, DONE) for s in steps):
+        state = RUNNING  # the client records a shot's end; its steps record their starts
     return ShotStatus(shot_id, shot.get("name", shot_id), shot.get("location", ""),
                       shot.get("output", ""), state, tuple(steps), shot.get("error"),
                       tuple(qa.get("review", [])) if state == DONE else ())

@@ -70,13 +70,24 @@ class LivePortraitEngine(Engine):
         motion: "paper" or "official" (see module docstring).
         stitching: apply the stitching network (keeps neck and shoulders still).
         mask_template: optional path to a paste-back mask image (e.g. the official one).
+        source_eye_retargeting: keep each face's eyes as open as in its first frame (the
+            official source-video eye retargeting: target = that frame's mean eye ratio, or
+            0.39 when it is below 0.18, i.e. the first frame blinks).
+        normalize_lip: close the source mouth before animating (official lip normalisation:
+            when the source lip ratio is >= 0.03, add R_lip(x_s, [ratio, 0])).
+
+    Order per frame, as the official video pipeline: Eq. 8 -> stitching -> + eye delta ->
+    + lip delta -> W+G. Eye and lip ratios come from the MediaPipe landmarks: lid gap over eye
+    width per eye (33/133/159/145 and 362/263/386/374), inner-lip gap over mouth width
+    (13/14 over 78/308) -- the same measures as the official 203-point ones, on our landmarks.
     """
 
     name = "liveportrait"
 
     def __init__(self, weights: str | Path | None = None, device: str | None = None,
                  dtype: str = "float32", batch_size: int = 8, motion: str = "paper",
-                 stitching: bool = True, mask_template: str | Path | None = None) -> None:
+                 stitching: bool = True, mask_template: str | Path | None = None,
+                 source_eye_retargeting: bool = False, normalize_lip: bool = False) -> None:
         if weights is None:
             raise EngineError(
                 "the liveportrait engine needs --weights DIR: the official LivePortrait files "
@@ -98,6 +109,18 @@ class LivePortraitEngine(Engine):
         self.stitching = stitching
         self._mask = (_read_mask(mask_template) if mask_template is not None
                       else paste_mask(512))
+        self.source_eye_retargeting = source_eye_retargeting
+        self.normalize_lip = normalize_lip
+        self._eye_targets: dict[int, float] = {}
+
+    def prepare_shot(self, shot, frame_at) -> None:
+        """Per track: the eye-opening target of source-video eye retargeting (first frame)."""
+        self._eye_targets = {}
+        for track in shot.tracks:
+            first = track.observation(track.start)
+            ratio = float(np.mean(eye_ratios(first.landmarks))) if first is not None else 0.0
+            self._eye_targets[track.track_id] = (ratio if ratio >= EYE_THRESHOLD
+                                                 else EYE_FALLBACK)
 
     # -- Engine interface ------------------------------------------------------------------
     def motion(self, frames: Sequence[np.ndarray],
@@ -142,10 +165,12 @@ class LivePortraitEngine(Engine):
                                  dtype=torch.float32, device=self.device)
             xd = torch.as_tensor(np.stack(list(targets[start:stop])), dtype=torch.float32,
                                  device=self.device)
+            faces_b = faces[start:stop]
             with torch.inference_mode():
                 feat = self.net.appearance_features(img)
                 if self.stitching:
                     xd = self.net.stitch(xs, xd)
+                xd = xd + self._retargeting(xs, faces_b)
                 out = self.net.warp_decode(feat, xs, xd)["out"]
             decoded = (out.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255.0)
             decoded = np.rint(decoded).astype(np.uint8)
@@ -154,6 +179,24 @@ class LivePortraitEngine(Engine):
                 patches.append(paste_back(crop_rgb, faces[i].crop.crop_to_frame, frames[i],
                                           self._mask))
         return patches
+
+    def _retargeting(self, xs: torch.Tensor, faces: Sequence[FaceObservation]) -> torch.Tensor:
+        """Eye and lip deltas (B, 21, 3) to add after stitching (zeros when both are off)."""
+        delta = torch.zeros_like(xs)
+        if self.source_eye_retargeting:
+            ratios = []
+            for face in faces:
+                a, b = eye_ratios(face.landmarks)
+                target = self._eye_targets.get(face.track_id, EYE_FALLBACK)
+                ratios.append([a, b, target])
+            delta = delta + self.net.retarget_eye(
+                xs, torch.tensor(ratios, dtype=xs.dtype, device=xs.device))
+        if self.normalize_lip:
+            lips = torch.tensor([[lip_ratio(f.landmarks), 0.0] for f in faces], dtype=xs.dtype,
+                                device=xs.device)
+            apply = (lips[:, :1] >= LIP_THRESHOLD).to(xs.dtype)[:, :, None]
+            delta = delta + self.net.retarget_lip(xs, lips) * apply
+        return delta
 
     def motion_conventions(self) -> dict:
         """Pipeline settings the chosen motion mode implies (see module docstring)."""
@@ -164,6 +207,26 @@ class LivePortraitEngine(Engine):
     def close(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+EYE_THRESHOLD, EYE_FALLBACK, LIP_THRESHOLD = 0.18, 0.39, 0.03
+
+
+def eye_ratios(landmarks: np.ndarray) -> tuple[float, float]:
+    """Eye openings (lid gap / eye width) of the two eyes, from MediaPipe landmarks."""
+    p = landmarks[:, :2].astype(np.float64)
+
+    def ratio(top: int, bottom: int, inner: int, outer: int) -> float:
+        return float(np.linalg.norm(p[top] - p[bottom]) /
+                     (np.linalg.norm(p[inner] - p[outer]) + 1e-6))
+
+    return ratio(386, 374, 362, 263), ratio(159, 145, 33, 133)
+
+
+def lip_ratio(landmarks: np.ndarray) -> float:
+    """Mouth opening (inner-lip gap / mouth width), from MediaPipe landmarks."""
+    p = landmarks[:, :2].astype(np.float64)
+    return float(np.linalg.norm(p[13] - p[14]) / (np.linalg.norm(p[78] - p[308]) + 1e-6))
 
 
 def crop_for_network(frame: np.ndarray, face: FaceObservation) -> np.ndarray:

@@ -7,17 +7,30 @@ Rendering moves the source frame's pixels so its landmarks land on the target ke
 piecewise-affine backward warp fading to exactly identity outside the head (`warp`), lids carried
 as a whole and clamped (`eyes`), and the mouth interior painted where the source never showed it
 (`mouth`). No weights, no downloads; CPU only.
+
+Rendering is a pure function of (frame, observation, source and target keypoints) and of what
+`prepare_shot` learned from the whole shot (each person's open-mouth exemplars and colours, from
+frames chosen by their landmarks alone). Nothing changes while `motion()` or `render()` run, so
+driving clips analysed by the same instance leave no trace, and any chunk of a shot renders to
+exactly the pixels the whole shot would.
+
+When only lower-face keypoints move (region "lip"), the warp is gated to the lower face: above
+the eyes' lower ring nothing moves, so eyes, lids and brows stay the source's own pixels.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vedit.engines.base import REGIONS, Engine, FacePatch, register
 from vedit.faces.types import FaceObservation
 from vedit.motion.types import KeypointMotion
+
+if TYPE_CHECKING:
+    from vedit.faces.shot import ShotTracks
 
 from .eyes import (
     EyeOptions,
@@ -28,26 +41,42 @@ from .eyes import (
     pushed_sources,
     smooth_lids,
 )
-from .mouth import MouthOptions, MouthPainter, mouth_box
-from .shape import decompose, to_frame_xy, to_normalised
+from .mouth import (
+    MouthOptions,
+    MouthPainter,
+    TrackMouth,
+    choose_frames,
+    learn_track,
+    mouth_box,
+    mouth_frame,
+)
+from .shape import decompose, mouth_gap, to_frame_xy, to_normalised, umeyama
 from .topology import (
     EYES,
     IRISES,
     N_POINTS,
+    NOSE_BASE,
+    RIGID,
     canonical_face,
     eye_region,
     lip_region,
 )
-from .warp import WarpOptions, alpha_from_displacement, apply_field, build_field
+from .warp import WarpOptions, alpha_from_displacement, apply_field, build_field, lower_gate
 
 
 @dataclass(frozen=True)
 class EmbeddedOptions:
-    """All parameters of the embedded engine (see each part's own options)."""
+    """All parameters of the embedded engine (see each part's own options).
+
+    Attributes:
+        frontal_deg: largest head turn (angle between the face's forward axis and the camera
+            axis) of a frame that `prepare_shot` may learn exemplars and colours from.
+    """
 
     warp: WarpOptions = field(default_factory=WarpOptions)
     eyes: EyeOptions = field(default_factory=EyeOptions)
     mouth: MouthOptions = field(default_factory=MouthOptions)
+    frontal_deg: float = 25.0
 
 
 @register
@@ -57,8 +86,8 @@ class EmbeddedEngine(Engine):
     Args:
         options: engine parameters; defaults are tuned on the shared example clips.
 
-    The engine keeps small per-track state: colour estimates and a few open-mouth exemplars per
-    (track_id, frame size), filled by `motion()` and `render()`; `close()` drops it.
+    What the engine knows of each person (colours, open-mouth exemplars) is learned from the
+    whole shot by `prepare_shot` and only read afterwards; `close()` drops it.
     """
 
     name = "embedded"
@@ -69,6 +98,44 @@ class EmbeddedEngine(Engine):
         self._mouth = MouthPainter(self.options.mouth)
         self._controls = np.ones(N_POINTS, bool)
         self._controls[list(IRISES)] = False
+        self._lower = lip_region()
+        self._known: dict[int, tuple[tuple[int, int], TrackMouth]] = {}
+
+    def prepare_shot(self, shot: ShotTracks, frame_at: Callable[[int], np.ndarray]) -> None:
+        """Learn each person's mouth exemplars and colours from the whole shot.
+
+        Frames are chosen from the tracks' landmarks alone (widest mouth openings of a frontal
+        enough head, and frames spread over the track for colour), then fetched in increasing
+        order, so the result depends only on the shot, never on what is rendered afterwards.
+
+        Args:
+            shot: every face track of the shot.
+            frame_at: source frame i as (H, W, 3) uint8 RGB.
+        """
+        self._known = {}
+        plans = {}
+        for track in shot.tracks:
+            frames = track.present_frames
+            if len(frames) == 0:
+                continue
+            pts = track.landmarks[track.valid].astype(np.float64)
+            gaps = np.array([mouth_gap(p) for p in pts])
+            widths = np.array([mouth_frame(p[:, :2])[3] for p in pts])
+            frontal = np.array([self._facing(p) for p in pts])
+            plans[track.track_id] = (track, *choose_frames(frames, gaps, widths, frontal,
+                                                           self.options.mouth))
+        wanted = sorted({i for _, ex, col in plans.values() for i in (*ex, *col)})
+        pictures = {i: frame_at(i) for i in wanted}
+        for tid, (track, ex, col) in plans.items():
+            frames = {i: (pictures[i], track.landmarks[i - track.start, :, :2].astype(np.float64))
+                      for i in {*ex, *col}}
+            self._known[tid] = ((shot.height, shot.width), learn_track(frames, ex, col))
+
+    def _facing(self, landmarks: np.ndarray) -> bool:
+        """Whether the head's forward axis is within `frontal_deg` of the camera axis."""
+        idx = list(RIGID)
+        _, r, _ = umeyama(self._canonical[idx], landmarks[idx])
+        return bool(r[2, 2] >= np.cos(np.radians(self.options.frontal_deg)))
 
     def motion(self, frames: Sequence[np.ndarray],
                faces: Sequence[FaceObservation]) -> list[KeypointMotion]:
@@ -83,11 +150,8 @@ class EmbeddedEngine(Engine):
         """
         _check_lengths(frames, faces)
         out = []
-        for frame, face in zip(frames, faces, strict=True):
-            m = decompose(to_normalised(face.landmarks, face.crop), self._canonical)
-            out.append(m)
-            self._mouth.observe(_key(frame, face), frame,
-                                np.asarray(face.landmarks, np.float64)[:, :2])
+        for face in faces:
+            out.append(decompose(to_normalised(face.landmarks, face.crop), self._canonical))
         return out
 
     def expression_mask(self, region: str) -> np.ndarray:
@@ -136,17 +200,24 @@ class EmbeddedEngine(Engine):
             raise ValueError(f"target keypoints must be ({N_POINTS}, 3), got {target.shape}")
         src = to_frame_xy(source.keypoints(), face.crop)
         dst = to_frame_xy(target, face.crop)
-        self._mouth.observe(_key(frame, face), frame, src)
         if np.allclose(src, dst, rtol=0.0, atol=1e-3):
             return _empty_patch(frame, src)
+        moving = np.abs(dst - src).max(1) > 1e-6
+        lower_only = not moving[~self._lower].any()
         eyes = self.options.eyes
-        dst = adjust_lids(src, dst, eyes)
-        boxes = {i: fine_box(dst, eye) for i, eye in enumerate(EYES)}
-        boxes["mouth"] = mouth_box(dst)
-        fld = build_field(pushed_sources(src, dst, eyes), dst, self._controls, frame.shape[:2],
-                          self.options.warp, occlusion_controls(src, dst, eyes), boxes)
+        boxes: dict = {"mouth": mouth_box(dst)}
+        extra = None
+        if not lower_only:
+            dst = adjust_lids(src, dst, eyes)
+            boxes.update({i: fine_box(dst, eye) for i, eye in enumerate(EYES)})
+            extra = occlusion_controls(src, dst, eyes)
+        pushed = src if lower_only else pushed_sources(src, dst, eyes)
+        fld = build_field(pushed, dst, self._controls, frame.shape[:2], self.options.warp,
+                          extra, boxes)
         if fld is None:
             return _empty_patch(frame, src)
+        if lower_only:
+            fld = lower_gate(fld, *self._gate_line(src, moving))
         for i, eye in enumerate(EYES):
             if i in fld.fine:
                 x, y, d = fld.fine[i]
@@ -155,9 +226,11 @@ class EmbeddedEngine(Engine):
                     d += gaze
         rgb, disp = apply_field(frame, fld, self.options.warp.cubic)
         alpha = alpha_from_displacement(disp, self.options.warp)
-        smooth_lids(rgb, alpha, (fld.x0, fld.y0), src, dst, eyes)
-        self._mouth.paint(_key(frame, face), frame, src, dst, rgb, alpha,
-                          (fld.x0, fld.y0))
+        if not lower_only:
+            smooth_lids(rgb, alpha, (fld.x0, fld.y0), src, dst, eyes)
+        shape, known = self._known.get(face.track_id, (None, None))
+        self._mouth.paint(known if shape == frame.shape[:2] else None, frame, src, dst, rgb,
+                          alpha, (fld.x0, fld.y0))
         ys, xs = np.nonzero(alpha > 0)
         if len(ys) == 0:
             return _empty_patch(frame, src)
@@ -166,13 +239,25 @@ class EmbeddedEngine(Engine):
                          np.ascontiguousarray(rgb[y0:y1, x0:x1]),
                          np.ascontiguousarray(alpha[y0:y1, x0:x1]))
 
+    def _gate_line(self, src: np.ndarray, moving: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Where a lower-face-only warp fades in: (origin, unit down, start, full), pixels.
+
+        Nothing moves above the eyes' lower lid rings (plus a margin); the full warp starts at
+        the highest moving landmark, at the latest at the nose base.
+        """
+        down = src[152] - src[10]
+        down /= max(float(np.linalg.norm(down)), 1e-9)
+        along = (src - src[10]) @ down
+        face_h = float(along[152])
+        eye_low = max(float(along[[*eye.ring2[2], *eye.lower]].max()) for eye in EYES)
+        start = eye_low + 0.03 * face_h
+        full = min(float(along[moving].min()), float(along[NOSE_BASE]))
+        return src[10], down, start, max(full, start + 1.0)
+
     def close(self) -> None:
-        """Forget per-track colours and exemplars."""
-        self._mouth = MouthPainter(self.options.mouth)
-
-
-def _key(frame: np.ndarray, face: FaceObservation) -> tuple:
-    return (face.track_id, frame.shape[0], frame.shape[1])
+        """Forget what prepare_shot learned."""
+        self._known = {}
 
 
 def _check_lengths(frames: Sequence[np.ndarray], faces: Sequence[FaceObservation]) -> None:

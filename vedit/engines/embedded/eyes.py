@@ -100,11 +100,15 @@ def adjust_lids(src: np.ndarray, dst: np.ndarray, opts: EyeOptions) -> np.ndarra
         up, lo = list(eye.upper), list(eye.lower)
         up_t, lo_t = _local(dst[up], ft), _local(dst[lo], ft)
         gap = lo_t[:, 1] - up_t[:, 1]
-        crossed = gap < opts.closed_gap
+        # never narrower than closed_gap, unless the source's own lids are (a blink): what the
+        # source shows as it is stays as it is
+        gap_s = _local(src[lo], fs)[:, 1] - _local(src[up], fs)[:, 1]
+        floor = np.minimum(opts.closed_gap, gap_s)
+        crossed = gap < floor - 1e-9
         if crossed.any():
             meet = 0.3 * up_t[crossed, 1] + 0.7 * lo_t[crossed, 1]
-            up_t[crossed, 1] = meet - opts.closed_gap / 2
-            lo_t[crossed, 1] = meet + opts.closed_gap / 2
+            up_t[crossed, 1] = meet - floor[crossed] / 2
+            lo_t[crossed, 1] = meet + floor[crossed] / 2
         out[up], out[lo] = _global(up_t, ft), _global(lo_t, ft)
         for margin_t, margin, side in ((up_t, up, 1), (lo_t, lo, 2)):
             change = margin_t[:, 1] - _local(src[margin], fs)[:, 1]

@@ -13,6 +13,11 @@ to, the cavity (the target's inner-lip polygon) is painted:
 
 Everything is drawn in mouth coordinates (u along the inner corners 78 -> 308, v across, both in
 mouth widths, u = +-0.5 at the corners), so the painting moves with the lips from frame to frame.
+
+What is learned about a person (exemplars, lip and skin colour) is learned once per shot, from
+the whole shot (`choose_frames` picks frames from the landmarks alone, `learn_track` reads them),
+and is never updated while rendering: a frame's pixels depend only on that frame, its target and
+the shot, so chunks of a shot rendered apart join into exactly the unchunked result.
 """
 from __future__ import annotations
 
@@ -42,10 +47,14 @@ class MouthOptions:
         exemplars: look for open-mouth exemplars of the same person in the same shot.
         exemplar_gap: smallest gap (face heights) for a frame to serve as an exemplar.
         cache_size: exemplars kept per track.
+        exemplar_spacing: fewest frames between two exemplars of a track (one mouth opening
+            gives one exemplar, not several nearly identical ones).
+        colour_frames: frames, spread over the track, whose median lip and skin colours give
+            the track's colour estimate.
         colour_tol: largest mean absolute difference (0-255) between the median lip colour
             of an exemplar and of the face it is used for; with the track id, frame size and
-            face size this guards against a different person (e.g. a driving clip of the
-            same size and track id passed through `motion()` of the same engine).
+            face size this guards against an exemplar that no longer fits the face (lighting
+            changed, the track was re-assigned).
         size_tol: largest ratio between the mouth widths (pixels) of exemplar and face.
     """
 
@@ -54,25 +63,46 @@ class MouthOptions:
     exemplars: bool = True
     exemplar_gap: float = 0.05
     cache_size: int = 4
+    exemplar_spacing: int = 5
+    colour_frames: int = 6
     colour_tol: float = 25.0
     size_tol: float = 1.6
 
 
-@dataclass
-class _Exemplar:
-    canvas: np.ndarray          # (Hc, Wc, 3) uint8 RGB, mouth-aligned
-    upper: np.ndarray           # (11, 2) inner upper chain, mouth coordinates
-    lower: np.ndarray           # (11, 2) inner lower chain
-    gap: float                  # inner-lip gap, face heights
-    lip_rgb: np.ndarray         # (3,) float32 median lip colour
-    width: float                # mouth width, frame pixels
+@dataclass(frozen=True)
+class Exemplar:
+    """An open mouth of the person, from a frame of the same shot, in mouth-aligned form.
+
+    Attributes:
+        canvas: (Hc, Wc, 3) uint8 RGB, the mouth area resampled to mouth coordinates.
+        upper, lower: (11, 2) float64 inner lip chains, mouth coordinates.
+        gap: inner-lip gap, face heights.
+        lip_rgb: (3,) float32 median lip colour (0-255 RGB).
+        width: mouth width, frame pixels.
+        frame: the frame it was taken from.
+    """
+
+    canvas: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    gap: float
+    lip_rgb: np.ndarray
+    width: float
+    frame: int
 
 
-@dataclass
-class _Track:
-    exemplars: list[_Exemplar] = field(default_factory=list)
+@dataclass(frozen=True)
+class TrackMouth:
+    """What the painter knows about one person of a shot, learned from the whole shot.
+
+    Attributes:
+        lip_rgb, skin_rgb: (3,) float32 median lip / skin colour (0-255 RGB), or None.
+        exemplars: open-mouth exemplars, widest first.
+    """
+
     lip_rgb: np.ndarray | None = None
     skin_rgb: np.ndarray | None = None
+    exemplars: tuple[Exemplar, ...] = field(default_factory=tuple)
 
 
 def mouth_frame(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -131,57 +161,92 @@ def _lip_skin(frame: np.ndarray, p: np.ndarray):
     return lip, skin
 
 
+def choose_frames(frames: np.ndarray, gaps: np.ndarray, widths: np.ndarray,
+                  frontal: np.ndarray, opts: MouthOptions) -> tuple[list[int], list[int]]:
+    """Pick a track's exemplar and colour frames from its landmarks alone.
+
+    Args:
+        frames: (P,) int frame indices where the face is present.
+        gaps: (P,) inner-lip gap of each, face heights.
+        widths: (P,) mouth width of each, frame pixels.
+        frontal: (P,) bool, the head faces the camera closely enough to show the mouth.
+        opts: mouth parameters.
+
+    Returns:
+        (exemplar frames, widest mouth first; colour frames, in increasing order).
+    """
+    frames = np.asarray(frames, np.int64)
+    exemplars: list[int] = []
+    if opts.fill and opts.exemplars:
+        ok = frontal & (gaps >= opts.exemplar_gap) & (widths >= 8)
+        for k in np.flatnonzero(ok)[np.argsort(-gaps[ok], kind="stable")]:
+            if all(abs(int(frames[k]) - e) >= opts.exemplar_spacing for e in exemplars):
+                exemplars.append(int(frames[k]))
+            if len(exemplars) >= opts.cache_size:
+                break
+    pool = frames[frontal] if frontal.any() else frames
+    n = min(opts.colour_frames, len(pool))
+    colour = sorted({int(pool[round(q)]) for q in np.linspace(0, len(pool) - 1, n)}) if n else []
+    return exemplars, colour
+
+
+def learn_track(frames: dict[int, tuple[np.ndarray, np.ndarray]], exemplar_frames: list[int],
+                colour_frames: list[int]) -> TrackMouth:
+    """A person's exemplars and colours from chosen frames of the shot.
+
+    Args:
+        frames: frame index -> ((H, W, 3) uint8 RGB frame, (478, 2) float64 landmarks, pixels).
+        exemplar_frames: frames to keep as exemplars, widest mouth first.
+        colour_frames: frames whose lip and skin colours are pooled.
+    """
+    lips, skins = [], []
+    for i in colour_frames:
+        lip, skin = _lip_skin(*frames[i])
+        if lip is not None:
+            lips.append(lip)
+        if skin is not None:
+            skins.append(skin)
+    exemplars = tuple(ex for ex in (_make_exemplar(*frames[i], i) for i in exemplar_frames)
+                      if ex is not None)
+    lips += [ex.lip_rgb for ex in exemplars] if not lips else []
+    return TrackMouth(np.median(lips, 0).astype(np.float32) if lips else None,
+                      np.median(skins, 0).astype(np.float32) if skins else None, exemplars)
+
+
+def _make_exemplar(frame: np.ndarray, p: np.ndarray, index: int) -> Exemplar | None:
+    mf = mouth_frame(p)
+    if mf[3] < 8:
+        return None
+    o, eu, ev, w = mf
+    s = _CANVAS_SCALE / w
+    cw = round((_CANVAS_U[1] - _CANVAS_U[0]) * _CANVAS_SCALE)
+    ch = round((_CANVAS_V[1] - _CANVAS_V[0]) * _CANVAS_SCALE)
+    lin = np.stack([eu * s, ev * s])                       # frame -> canvas, linear part
+    off = -lin @ o - [_CANVAS_U[0] * _CANVAS_SCALE, _CANVAS_V[0] * _CANVAS_SCALE]
+    canvas = cv2.warpAffine(frame, np.hstack([lin, off[:, None]]), (cw, ch),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    lip, _ = _lip_skin(frame, p)
+    if lip is None:
+        return None
+    canvas.flags.writeable = False
+    return Exemplar(canvas, _to_mouth(p[list(INNER_UPPER)], mf),
+                    _to_mouth(p[list(INNER_LOWER)], mf), mouth_gap(p), lip, w, index)
+
+
 class MouthPainter:
-    """Fills mouth cavities; keeps per-track colour estimates and an exemplar cache."""
+    """Fills mouth cavities. Stateless: what it knows of a person comes in as a `TrackMouth`."""
 
     def __init__(self, opts: MouthOptions) -> None:
         self.opts = opts
-        self._tracks: dict[tuple, _Track] = {}
 
-    def _track(self, key: tuple) -> _Track:
-        return self._tracks.setdefault(key, _Track())
-
-    def observe(self, key: tuple, frame: np.ndarray, p: np.ndarray) -> None:
-        """Offer a frame of a person as an exemplar (kept if the mouth is open wide enough).
-
-        Args:
-            key: (track_id, frame height, frame width).
-            frame: (H, W, 3) uint8 RGB.
-            p: (478, 2) float64 landmarks in frame pixels.
-        """
-        if not (self.opts.fill and self.opts.exemplars):
-            return
-        gap = mouth_gap(p)
-        tr = self._track(key)
-        if gap < self.opts.exemplar_gap:
-            return
-        if len(tr.exemplars) >= self.opts.cache_size and gap <= tr.exemplars[-1].gap:
-            return
-        mf = mouth_frame(p)
-        if mf[3] < 8:
-            return
-        o, eu, ev, w = mf
-        s = _CANVAS_SCALE / w
-        cw = round((_CANVAS_U[1] - _CANVAS_U[0]) * _CANVAS_SCALE)
-        ch = round((_CANVAS_V[1] - _CANVAS_V[0]) * _CANVAS_SCALE)
-        lin = np.stack([eu * s, ev * s])                       # frame -> canvas, linear part
-        off = -lin @ o - [_CANVAS_U[0] * _CANVAS_SCALE, _CANVAS_V[0] * _CANVAS_SCALE]
-        canvas = cv2.warpAffine(frame, np.hstack([lin, off[:, None]]), (cw, ch),
-                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        lip, _ = _lip_skin(frame, p)
-        if lip is None:
-            return
-        ex = _Exemplar(canvas, _to_mouth(p[list(INNER_UPPER)], mf),
-                       _to_mouth(p[list(INNER_LOWER)], mf), gap, lip, w)
-        tr.exemplars = sorted([*tr.exemplars, ex], key=lambda e: -e.gap)[:self.opts.cache_size]
-
-    def paint(self, key: tuple, frame: np.ndarray, src: np.ndarray, dst: np.ndarray,
-              patch: np.ndarray, alpha: np.ndarray,
+    def paint(self, known: TrackMouth | None, frame: np.ndarray, src: np.ndarray,
+              dst: np.ndarray, patch: np.ndarray, alpha: np.ndarray,
               origin: tuple[int, int]) -> None:
         """Paint the target cavity into `patch` and raise `alpha` there (both in place).
 
         Args:
-            key: (track_id, frame height, frame width).
+            known: the person's shot-wide exemplars and colours; None (no `prepare_shot`)
+                takes the colours from this frame alone and uses no exemplar.
             frame: (H, W, 3) uint8 RGB source frame.
             src, dst: (478, 2) float64 source and target landmarks, frame pixels.
             patch: (h, w, 3) uint8 warped pixels of the box at `origin` (x0, y0).
@@ -191,13 +256,11 @@ class MouthPainter:
             return
         g_t, g_s = mouth_gap(dst), mouth_gap(src)
         need = np.clip((g_t - self.opts.stretch_ok * g_s) / max(0.3 * g_t, 1e-6), 0.0, 1.0)
-        tr = self._track(key)
+        if need <= 0.0:
+            return
         lip, skin = _lip_skin(frame, src)
-        if lip is not None:
-            tr.lip_rgb = lip if tr.lip_rgb is None else 0.8 * tr.lip_rgb + 0.2 * lip
-        if skin is not None:
-            tr.skin_rgb = skin if tr.skin_rgb is None else 0.8 * tr.skin_rgb + 0.2 * skin
-        if need <= 0.0 or tr.lip_rgb is None:
+        tr = known if known is not None and known.lip_rgb is not None else TrackMouth(lip, skin)
+        if tr.lip_rgb is None:
             return
         loop = dst[list(INNER_LOOP)]
         x0, y0 = np.floor(loop.min(0)).astype(int) - 2
@@ -233,8 +296,8 @@ class MouthPainter:
         patch[sl] = np.clip(m * interior + (1.0 - m) * patch[sl] + 0.5, 0, 255).astype(np.uint8)
         alpha[sl] = np.maximum(alpha[sl], m[..., 0])
 
-    def _exemplar(self, tr: _Track, lip: np.ndarray | None, width: float,
-                  g_t: float) -> _Exemplar | None:
+    def _exemplar(self, tr: TrackMouth, lip: np.ndarray | None, width: float,
+                  g_t: float) -> Exemplar | None:
         if lip is None:
             return None
         for ex in tr.exemplars:
@@ -244,7 +307,7 @@ class MouthPainter:
                 return ex
         return None
 
-    def _sample(self, ex: _Exemplar, u, v, v_up, v_lo, gap, tr: _Track, g_t: float):
+    def _sample(self, ex: Exemplar, u, v, v_up, v_lo, gap, tr: TrackMouth, g_t: float):
         t = np.clip((v - v_up) / gap, 0.0, 1.0)
         eu = np.clip(u, ex.upper[0, 0], ex.upper[-1, 0])
         e_up, e_lo = _chain_fn(ex.upper)(eu), _chain_fn(ex.lower)(eu)
@@ -258,7 +321,7 @@ class MouthPainter:
         return img.astype(np.float32) * gain, float(weight)
 
     @staticmethod
-    def _synth(u, v, v_up, v_lo, gap, wpx, tr: _Track) -> np.ndarray:
+    def _synth(u, v, v_up, v_lo, gap, wpx, tr: TrackMouth) -> np.ndarray:
         """(h, w, 3) float32 RGB synthesised interior at mouth coordinates (u, v)."""
         lip = tr.lip_rgb.astype(np.float32)
         skin = tr.skin_rgb.astype(np.float32) if tr.skin_rgb is not None else lip

@@ -1,10 +1,15 @@
 """Landmarks <-> normalised crop coordinates, and their similarity (Procrustes) decomposition.
 
-Normalised crop coordinates: a frame pixel p maps to the face's square crop with
-`crop.frame_to_crop`, then to n = (p_crop - size/2) / size, so the crop spans [-0.5, 0.5] in x
-and y with the origin at its centre; z (MediaPipe depth in pixels) is scaled by the same factor.
-Translations of different actors are then comparable, and a keypoint delta of 0.01 is 1 % of the
-crop, i.e. a fixed fraction of the face's own size.
+Normalised crop coordinates: a frame pixel p maps to n = k (p - c) / size, with c the centre of
+the face's square crop in frame pixels, k its scale (crop pixels per frame pixel) and size its
+side, so the crop spans [-0.5, 0.5] with the origin at its centre; z (MediaPipe depth in pixels)
+is scaled by the same factor. Translations of different actors are then comparable, and a
+keypoint delta of 0.01 is 1 % of the crop, i.e. a fixed fraction of the face's own size.
+
+The crop's own rotation is ignored on purpose: the tracker turns its crops with the head's roll,
+and normalising through that rotation would hide most of the roll from the decomposition (and
+from Eq. 8, which then could not transfer it). The axes stay the frame's, so R holds the full
+head rotation.
 """
 from __future__ import annotations
 
@@ -20,21 +25,27 @@ def _crop_scale(affine: np.ndarray) -> float:
     return float(np.sqrt(abs(np.linalg.det(affine[:, :2]))))
 
 
+def _similarity(crop: CropTransform) -> tuple[np.ndarray, float]:
+    """The crop's centre (2,) in frame pixels and its frame-pixel -> normalised factor k/size."""
+    b = np.asarray(crop.crop_to_frame, np.float64)
+    centre = b[:, :2] @ np.full(2, crop.size / 2.0) + b[:, 2]
+    return centre, _crop_scale(np.asarray(crop.frame_to_crop, np.float64)) / crop.size
+
+
 def to_normalised(landmarks: np.ndarray, crop: CropTransform) -> np.ndarray:
-    """(K, 3) frame-pixel landmarks -> (K, 3) float64 normalised crop coordinates."""
+    """(K, 3) frame-pixel landmarks -> (K, 3) float64 normalised crop coordinates (no roll)."""
     p = np.asarray(landmarks, np.float64)
-    a = np.asarray(crop.frame_to_crop, np.float64)
+    centre, k = _similarity(crop)
     out = np.empty_like(p)
-    out[:, :2] = (p[:, :2] @ a[:, :2].T + a[:, 2] - crop.size / 2.0) / crop.size
-    out[:, 2] = p[:, 2] * _crop_scale(a) / crop.size
+    out[:, :2] = (p[:, :2] - centre) * k
+    out[:, 2] = p[:, 2] * k
     return out
 
 
 def to_frame_xy(points: np.ndarray, crop: CropTransform) -> np.ndarray:
     """(K, >=2) normalised crop coordinates -> (K, 2) float64 frame pixels (z is dropped)."""
-    q = np.asarray(points, np.float64)[:, :2] * crop.size + crop.size / 2.0
-    b = np.asarray(crop.crop_to_frame, np.float64)
-    return q @ b[:, :2].T + b[:, 2]
+    centre, k = _similarity(crop)
+    return np.asarray(points, np.float64)[:, :2] / k + centre
 
 
 def umeyama(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

@@ -9,10 +9,14 @@ is a pixel wide and a 4-pixel grid would smear the eyeball or lip across it. Out
 outline the field is blurred (no jagged hair edges), then cut to exactly zero outside the outer
 ring. Backward mapping (each output pixel samples the source, bicubic) cannot leave holes, and a
 continuous field cannot tear, whatever the landmarks do.
+
+A field can be gated to the lower face (`lower_gate`): multiplied, at full resolution, by a ramp
+that is exactly 0 above a line across the face, so a mouth-only edit cannot leak into the eyes
+through the coarse grid, the outline blur or a long triangle.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -68,6 +72,7 @@ class Field:
     step: int
     d: np.ndarray
     fine: dict = field(default_factory=dict)
+    gate: tuple | None = None
 
     def to_coarse(self, pts: np.ndarray) -> np.ndarray:
         """(N, 2) frame pixels -> (N, 2) coarse-grid coordinates (float)."""
@@ -84,7 +89,28 @@ class Field:
             ramp_x = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1) / _FEATHER
             wt = np.clip(np.minimum(ramp_y[:, None], ramp_x[None, :]), 0, 1)[..., None]
             out[sy, sx] = wt * d + (1 - wt) * out[sy, sx]
+        if self.gate is not None:
+            o, e, start, full = self.gate
+            xs = (np.arange(self.w) + self.x0 - o[0]) * e[0]
+            ys = (np.arange(self.h) + self.y0 - o[1]) * e[1]
+            t = np.clip((ys[:, None] + xs[None, :] - start) / (full - start), 0.0, 1.0)
+            out *= (t * t * (3.0 - 2.0 * t)).astype(np.float32)[..., None]
         return out
+
+
+def lower_gate(fld: Field, origin: np.ndarray, down: np.ndarray, start: float,
+               full: float) -> Field:
+    """The field with nothing moving above a line across the face (see `Field.gate`).
+
+    Args:
+        fld: a field.
+        origin: (2,) frame pixel the distances are measured from.
+        down: (2,) unit vector pointing down the face.
+        start: distance along `down` up to which the field is exactly 0.
+        full: distance from which the field is unchanged (> start).
+    """
+    return replace(fld, gate=(np.asarray(origin, np.float64), np.asarray(down, np.float64),
+                              float(start), float(full)))
 
 
 _FEATHER = 3.0
