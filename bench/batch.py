@@ -10,6 +10,10 @@ OMP/BLAS/OpenCV limited to one thread per worker):
   included, as a user waits for it). Goal on a 2-core machine: >= 1.6x with 2 workers.
 * long shot: s18, one render vs 4 chunks (joined) on 2 workers; frames/s of each.
 
+Also printed: how many steps ran at once on average, the share of a core each step got
+(CPU / wall, from the job manifests) and the load average: on a machine shared with other
+work, a low CPU share explains a low speed-up.
+
 Drivings are cut to 40 frames first (into a temp folder) so that the bench measures rendering,
 not re-analysing long driving clips in every shot.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -25,7 +30,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MEDIA  # noqa: E402
+from _common import MEDIA
 
 
 def _short_drivings(folder: Path) -> dict[str, Path]:
@@ -66,16 +71,29 @@ def _write(path: Path, shots: list[dict]) -> Path:
 
 
 def _run(shots: Path, job: Path, **kw) -> dict:
+    """One batch; frames/s over its wall time, plus what its steps spent (from manifests).
+
+    steps_s / wall_s is how many steps ran at once on average; cpu_s / steps_s is the share
+    of a core each step got: well below 1 means other processes were taking the CPU.
+    """
     from vedit.batch import run_batch
 
+    load = os.getloadavg()[0]
     t = time.perf_counter()
     result = run_batch(shots, job_dir=job, progress=False, **kw)
     wall = time.perf_counter() - t
     frames = sum(s.frames for s in result.shots)
     if not result.ok:
         raise SystemExit(f"batch failed: {[(s.name, s.error) for s in result.failed]}")
+    steps = [json.loads(p.read_text()) for p in job.glob("shots/*/*.json")
+             if p.name not in ("shot.json", "qa.json")]
+    step_s = sum(s.get("seconds", 0.0) for s in steps)
+    cpu_s = sum(s.get("cpu_seconds", 0.0) for s in steps)
     return {"frames": frames, "wall_s": round(wall, 2), "fps": round(frames / wall, 3),
-            "workers": result.cluster.workers}
+            "workers": result.cluster.workers, "steps_s": round(step_s, 1),
+            "cpu_s": round(cpu_s, 1), "concurrency": round(step_s / wall, 2),
+            "cpu_share": round(cpu_s / step_s, 2) if step_s else None,
+            "loadavg_before": round(load, 2), "loadavg_after": round(os.getloadavg()[0], 2)}
 
 
 def main() -> None:
@@ -112,10 +130,12 @@ def main() -> None:
                   f"{report[f'long_{chunks}chunk']}", flush=True)
         report["long_speedup"] = round(report["long_4chunk"]["fps"]
                                        / report["long_1chunk"]["fps"], 3)
-    print(f"\n{'case':<34}{'frames':>8}{'wall s':>10}{'frames/s':>10}")
+    print(f"\n{'case':<14}{'frames':>7}{'wall s':>8}{'frames/s':>10}{'steps at once':>15}"
+          f"{'cpu/step':>10}{'load':>7}")
     for key in ("batch_1w", "batch_2w", "long_1chunk", "long_4chunk"):
         r = report[key]
-        print(f"{key:<34}{r['frames']:>8}{r['wall_s']:>10.1f}{r['fps']:>10.2f}")
+        print(f"{key:<14}{r['frames']:>7}{r['wall_s']:>8.1f}{r['fps']:>10.2f}"
+              f"{r['concurrency']:>15.2f}{r['cpu_share']:>10.2f}{r['loadavg_before']:>7.1f}")
     print(f"2 workers / 1 worker: {report['batch_speedup']:.2f}x (goal >= 1.6x); "
           f"4 chunks / 1 chunk: {report['long_speedup']:.2f}x")
     if args.json:

@@ -303,6 +303,67 @@ def weights_convert(path: Path, output: Path) -> None:
     click.echo(f"wrote {convert_to_safetensors(path, output)}")
 
 
+class _BatchGroup(click.Group):
+    """`vedit batch LIST ...` runs a shot list; `vedit batch status JOB` summarises a job."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_BatchGroup)
+def batch() -> None:
+    """Render a shot list (YAML, CSV or OTIO) on a Dask cluster; resumable."""
+
+
+@batch.command("run")
+@click.argument("shot_list", type=click.Path(path_type=Path))
+@click.option("--job", type=click.Path(path_type=Path), default=None,
+              help="Job folder (manifest, pieces, QA); default LIST.vedit-job beside the list.")
+@click.option("--workers", type=int, default=None, help="Local workers (default: cores/GPUs).")
+@click.option("--scheduler", default=None, help="Join a cluster: tcp://HOST:PORT.")
+@click.option("--chunk-frames", type=int, default=None,
+              help="Split long shots into chunks of N frames (0: never).")
+@click.option("--retries", type=int, default=2, show_default=True,
+              help="Retries of a failing chunk before its shot is reported failed.")
+@click.option("--preset", default=None, help="Preset for shots that name none.")
+@_reports_errors
+def batch_run(shot_list: Path, job: Path | None, workers: int | None, scheduler: str | None,
+              chunk_frames: int | None, retries: int, preset: str | None) -> None:
+    """Render every shot of SHOT_LIST; re-running the same command resumes."""
+    from vedit.batch import run_batch
+
+    ctx = click.get_current_context()
+    if not (ctx.find_root().obj or {}).get("debug"):
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    result = run_batch(shot_list, job_dir=job, workers=workers, scheduler=scheduler,
+                       chunk_frames=chunk_frames, retries=retries, preset=preset,
+                       progress=True)
+    for shot in result.failed:
+        click.echo(f"FAILED {shot.name} ({shot.location}): {shot.error}", err=True)
+    click.echo(f"job {result.job_dir}: {len(result.shots) - len(result.failed)} of "
+               f"{len(result.shots)} shots done, report {result.report}")
+    if not result.ok:
+        click.echo(f"vedit: error: {shot_list}: {len(result.failed)} shot(s) failed", err=True)
+        sys.exit(1)
+
+
+@batch.command("status")
+@click.argument("job", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_reports_errors
+def batch_status_cmd(job: Path, as_json: bool) -> None:
+    """Summarise a job folder: shots and chunks done, failed, pending."""
+    from vedit.batch import batch_status
+
+    status = batch_status(job)
+    click.echo(json.dumps(status.to_dict(), indent=2, default=str) if as_json
+               else status.to_text())
+    if not status.ok:
+        sys.exit(1)
+
+
 def _ranges(frames) -> str:
     """[3,4,5,9] -> '3-5, 9'."""
     out, start, prev = [], None, None

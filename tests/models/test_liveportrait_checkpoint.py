@@ -162,6 +162,7 @@ def test_wrong_shape_missing_and_unexpected_keys_are_named(
     assert str(wdir / STITCH) in str(err.value) and "eye.mlp.0.weight" in str(err.value)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on plain pickles
 def test_malicious_pickle_is_refused_not_run(lp_weights: Path, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     evil = _saved({"detector.norm.weight": _RunsShell(marker)}, tmp_path / "evil.pth")

@@ -122,8 +122,10 @@ def _read_yaml(path: Path) -> RawList:
         root = loader.get_single_node()
         if root is None:
             raise ConfigError(path, "the shot list is empty")
+        shots_node: Any
+        defaults: Any = {}
         if isinstance(root, yaml.SequenceNode):
-            shots_node, defaults = root, {}
+            shots_node = root
         elif isinstance(root, yaml.MappingNode):
             doc_nodes = {k.value: v for k, v in root.value}
             shots_node = doc_nodes.get("shots")

@@ -29,7 +29,7 @@ class NullProgress:
 
     def event(self, event: Any) -> None: ...
 
-    def print(self, *args: Any) -> None: ...
+    def print(self, *args: Any, **kwargs: Any) -> None: ...
 
 
 class BatchProgress(NullProgress):
@@ -63,8 +63,8 @@ class BatchProgress(NullProgress):
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
-    def print(self, *args: Any) -> None:
-        self._progress.console.print(*args)
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        self._progress.console.print(*args, **kwargs)
 
     def add_shot(self, shot_id: str, name: str, total: int, done: int = 0) -> None:
         with self._lock:

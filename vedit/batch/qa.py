@@ -37,7 +37,10 @@ MAX_JITTER = 0.01
 
 def merge_results(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Add up the EditResult summaries of a shot's chunks (frames, animated frames, seconds)."""
-    frames, animated, seconds, drivings = 0, {}, {}, {}
+    frames = 0
+    animated: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    drivings: dict[str, str] = {}
     faces: list[int] = []
     warnings: list[str] = []
     for r in results:

@@ -151,7 +151,8 @@ def run_batch(shot_list: str | os.PathLike[str] | ShotList, *,
             workers, scheduler, gpus, allowed_failures=max(1, retries + 1)) as (client, info):
         where = info.dashboard or "none (install bokeh for the Dask dashboard)"
         display.print(f"vedit batch: {len(plan.shots)} shots, {plan.total_frames} frames, "
-                      f"{info.workers} workers at {info.address}; dashboard: {where}")
+                      f"{info.workers} workers at {info.address}")
+        display.print(f"Dask dashboard: {where}", soft_wrap=True)
         log.info("scheduler %s, dashboard %s", info.address, where)
         _write_job(plan, info, None, None)
         run = _Run(plan, client, info, retries, display, _crash_once, keep_pieces)

@@ -93,7 +93,7 @@ def load_shot_list(path: str | os.PathLike[str], *, preset: str | None = None,
         ShotListError: (a ConfigError) listing every problem with its line or clip.
         ConfigError: the list itself is missing or cannot be parsed at all.
     """
-    raw = read_shot_list(path)
+    raw = read_shot_list(Path(path))
     checker = _Checker(raw, preset, dict(options or {}))
     shots = [spec for spec in (checker.check(i, row) for i, row in enumerate(raw.shots))
              if spec is not None]
@@ -252,9 +252,9 @@ class _Checker:
                 self._presets[name] = None
             except VeditError as exc:
                 self._presets[name] = exc
-        exc = self._presets[name]
-        if exc is not None:
-            self.problems.append((where, exc.problem))
+        failure = self._presets[name]
+        if failure is not None:
+            self.problems.append((where, failure.problem))
 
     def _frames(self, row: RawShot, fields: dict[str, Any], count: int | None,
                 fps: Fraction | None, usable: bool) -> tuple[int, int] | None:
@@ -318,9 +318,10 @@ class _Checker:
             for p in (spec.config.source, *spec.config.all_drivings()):
                 inputs.setdefault(p.resolve(), spec)
         for spec in shots:
-            for p in (spec.config.output, spec.config.preview):
-                if p is None:
+            for written in (spec.config.output, spec.config.preview):
+                if written is None:
                     continue
+                p = Path(written)
                 key = p.resolve()
                 if key in writers:
                     self.problems.append((spec.location, f"{p}: output is also written by "

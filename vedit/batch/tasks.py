@@ -55,12 +55,13 @@ class _Reporter:
     def __init__(self, shot_id: str, step: str) -> None:
         self.shot_id, self.step = shot_id, step
         self._last = 0.0
+        self._worker: Any = None
         try:
             from distributed import get_worker
 
             self._worker = get_worker()
-        except (ImportError, ValueError):
-            self._worker = None
+        except (ImportError, ValueError):  # not on a Dask worker (e.g. called directly)
+            pass
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         t = time.monotonic()
@@ -78,7 +79,7 @@ def _run_step(manifest: Path, key: str, info: dict[str, Any],
     attempt = begin_step(manifest, key, info)
     t0, c0 = time.perf_counter(), time.process_time()
 
-    def clocks() -> dict[str, float]:
+    def clocks() -> dict[str, Any]:
         # Wall and CPU time of the step: on a shared machine, CPU < wall shows the step
         # waiting for a core (other processes), not vedit being slow.
         return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}

@@ -46,6 +46,7 @@ from .mouth import (
     MouthPainter,
     TrackMouth,
     choose_frames,
+    keep_lip_thickness,
     learn_track,
     mouth_box,
     mouth_frame,
@@ -204,6 +205,7 @@ class EmbeddedEngine(Engine):
             return _empty_patch(frame, src)
         moving = np.abs(dst - src).max(1) > 1e-6
         lower_only = not moving[~self._lower].any()
+        dst = keep_lip_thickness(src, dst, self.options.mouth)
         eyes = self.options.eyes
         boxes: dict = {"mouth": mouth_box(dst)}
         extra = None

@@ -43,6 +43,10 @@ class MouthOptions:
 
     Attributes:
         fill: paint the interior at all (off: the warp's stretched source is left as it is).
+        lip_keep: a lip's target thickness (outer to inner contour) is kept at least this
+            fraction of its source thickness (see `keep_lip_thickness`).
+        lip_keep_px: ... and at least this many pixels (never more than the source's own):
+            a lip thinned to a pixel or two no longer reads as a lip on a small face.
         stretch_ok: target/source gap ratio up to which the source's own interior is used.
         exemplars: look for open-mouth exemplars of the same person in the same shot.
         exemplar_gap: smallest gap (face heights) for a frame to serve as an exemplar.
@@ -59,6 +63,8 @@ class MouthOptions:
     """
 
     fill: bool = True
+    lip_keep: float = 0.6
+    lip_keep_px: float = 3.5
     stretch_ok: float = 1.25
     exemplars: bool = True
     exemplar_gap: float = 0.05
@@ -123,6 +129,48 @@ def mouth_box(p: np.ndarray) -> tuple[int, int, int, int]:
     x0, y0 = np.floor(lips.min(0) - pad).astype(int)
     x1, y1 = np.ceil(lips.max(0) + pad).astype(int)
     return int(x0), int(y0), int(x1), int(y1)
+
+
+def keep_lip_thickness(src: np.ndarray, dst: np.ndarray, opts: MouthOptions) -> np.ndarray:
+    """Target landmarks whose lips are not thinned past what a picture of that size can show.
+
+    Eq. 8 adds the driving's lip thinning (lips stretch as a mouth opens wide) to the source's
+    lips; on a small face that leaves a lip a pixel or two thick, which reads as skin or as
+    the mouth's outline rather than as a lip. Each inner-lip point of the target is moved
+    towards the cavity (never by more than 0.4 of the local gap) until the lip is at least
+    min(source thickness, max(lip_keep * source thickness, lip_keep_px)) thick, measured
+    across the mouth.
+
+    Args:
+        src, dst: (478, 2) float64 source and target landmarks, frame pixels.
+        opts: mouth parameters.
+
+    Returns:
+        (478, 2) float64 copy of `dst`.
+    """
+    out = dst.copy()
+    if opts.lip_keep <= 0 and opts.lip_keep_px <= 0:
+        return out
+    ms, mt = mouth_frame(src), mouth_frame(dst)
+    vs = {name: _to_mouth(src[list(chain)], ms)[1:-1, 1] * ms[3]
+          for name, chain in (("ou", OUTER_UPPER), ("iu", INNER_UPPER), ("il", INNER_LOWER),
+                              ("ol", OUTER_LOWER))}
+    vt = {name: _to_mouth(dst[list(chain)], mt)[1:-1] * mt[3]
+          for name, chain in (("ou", OUTER_UPPER), ("iu", INNER_UPPER), ("il", INNER_LOWER),
+                              ("ol", OUTER_LOWER))}
+    gap = np.maximum(vt["il"][:, 1] - vt["iu"][:, 1], 0.0)
+    for inner, outer, sign in (("iu", "ou", 1.0), ("il", "ol", -1.0)):
+        th_s = np.maximum(sign * (vs[inner] - vs[outer]), 0.0)
+        floor = np.minimum(th_s, np.maximum(opts.lip_keep * th_s, opts.lip_keep_px))
+        th_t = sign * (vt[inner][:, 1] - vt[outer][:, 1])
+        shift = np.clip(floor - th_t, 0.0, 0.4 * gap)
+        if shift.any():
+            uv = vt[inner].copy()
+            uv[:, 1] += sign * shift
+            o, eu, ev, _ = mt
+            idx = list((INNER_UPPER if inner == "iu" else INNER_LOWER)[1:-1])
+            out[idx] = o + uv[:, :1] * eu + uv[:, 1:] * ev
+    return out
 
 
 def _to_mouth(pts: np.ndarray, mf) -> np.ndarray:
