@@ -1,4 +1,5 @@
-"""Fixtures for the LivePortrait network tests: stand-in weights in the official layout.
+"""Fixtures for the LivePortrait network tests (the stand-in weights, `lp_weights`, are
+made once per session by tests/conftest.py).
 
 The weights are written once per session by the reference kit's own generator
 (`shared/liveportrait/make_reference_weights.py DIR --seed 0`, ~10 s), so the tests exercise
@@ -7,8 +8,6 @@ the same files, keys and shapes as the official release. Tests skip when ../shar
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +23,6 @@ def lp_kit() -> Path:
     if not (KIT / "make_reference_weights.py").exists():
         pytest.skip(f"LivePortrait reference kit not found at {KIT} (../shared/liveportrait)")
     return KIT
-
-
-@pytest.fixture(scope="session")
-def lp_weights(lp_kit: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Stand-in weights, seed 0, in the official dir layout (the public golden's weights)."""
-    out = tmp_path_factory.mktemp("lp_weights")
-    subprocess.run(
-        [sys.executable, str(lp_kit / "make_reference_weights.py"), str(out), "--seed", "0"],
-        check=True,
-        capture_output=True,
-    )
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,9 @@ to, the cavity (the target's inner-lip polygon) is painted:
 * from an exemplar of the same shot when one exists: a frame where this person's mouth was open
   wider, kept in mouth-aligned form (mouth corners fixed) and sampled so that upper teeth stay
   attached to the upper lip and lower teeth/tongue to the lower lip; colour matched to the
-  current lips;
+  person's lips;
 * else from a synthesised interior: a shaded dark cavity, a band of upper teeth with tooth
-  separations, a hint of lower teeth and a tongue, with soft edges and a fixed fine texture, its
+  separations, lower teeth and a tongue, with soft edges and a fixed fine texture, its
   colours derived from the person's lips and skin.
 
 Everything is drawn in mouth coordinates (u along the inner corners 78 -> 308, v across, both in
@@ -385,29 +385,32 @@ class MouthPainter:
                           (np.clip(v, -1, 2) * 47 + 12).astype(np.float32) % 47,
                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
         out = cav * (1.0 + 0.06 * noise)[..., None]
-        # tongue: low in the cavity, behind the teeth, lighter on top
+        # tongue: low in the cavity, mostly behind the lower teeth, in the shade of the lips
         tongue_rgb = 0.72 * lip + 0.28 * np.array([205.0, 105.0, 115.0], np.float32)
-        tc_v = v_lo - 0.12 * gap
-        ry = np.maximum(0.42 * gap, 1e-6)
+        tc_v = v_lo - 0.05 * gap
+        ry = np.maximum(0.35 * gap, 1e-6)
         e = (u / 0.30) ** 2 + ((v - tc_v) / ry) ** 2
         tongue = np.clip((1.0 - e) * 4.0, 0, 1) * np.clip((gpx - 3.0) / 6.0, 0, 1)
         top = np.clip((tc_v - v) / ry, 0, 1)
-        tcol = tongue_rgb * (0.55 + 0.25 * top + 0.05 * noise)[..., None]
+        tcol = tongue_rgb * (0.45 + 0.25 * top + 0.05 * noise)[..., None]
         out = tongue[..., None] * tcol + (1 - tongue[..., None]) * out
-        # teeth: colour from the skin's brightness; visible between the buccal corridors
+        # teeth: colour from the skin's brightness; visible between the buccal corridors.
+        # Heights follow the anatomy: upper incisor crowns show up to ~0.2 of the mouth's
+        # width, lower ones ~0.1, so a moderate opening is mostly teeth, a wide one shows the
+        # dark cavity between them.
         k = float(np.clip(0.6 + 0.5 * luma / 255.0, 0.75, 1.0))
         teeth_rgb = np.array([238.0, 230.0, 212.0], np.float32) * k
         edges = np.array([0.0, -0.15, 0.15, -0.27, 0.27])
         sep = 1.0 - 0.22 * np.exp(-(((u[..., None] - edges) * wpx / 0.7) ** 2)).max(-1)
         across = np.clip(1.0 - (u / 0.38) ** 2, 0, 1)
-        # lower teeth: a hint, mostly hidden by the lower lip
-        hb = np.minimum(0.08 * gpx, 0.025 * wpx) * np.sqrt(np.clip(1 - (u / 0.3) ** 2, 0, 1))
+        # lower teeth: a band over the lower lip, in the shade of the upper lip
+        hb = np.minimum(0.3 * gpx, 0.1 * wpx) * np.sqrt(np.clip(1 - (u / 0.3) ** 2, 0, 1))
         lower = np.clip(hb - dl + 0.5, 0, 1) * np.clip(hb - 0.8, 0, 1)
         lcol = teeth_rgb * (0.45 + 0.25 * np.clip((hb - dl) / np.maximum(hb, 1e-6), 0, 1)
                             )[..., None] * (0.6 + 0.4 * across)[..., None] * sep[..., None]
         out = lower[..., None] * lcol + (1 - lower[..., None]) * out
         # upper teeth: a band under the upper lip, shorter and darker towards the corners
-        ht = np.minimum(0.45 * gpx, 0.11 * wpx) * np.sqrt(across)
+        ht = np.minimum(0.55 * gpx, 0.19 * wpx) * np.sqrt(across)
         upper = np.clip(ht - du + 0.5, 0, 1)
         shade = (0.35 + 0.65 * across) * np.clip(0.75 + 0.25 * du / np.maximum(ht * 0.3, 1), 0, 1)
         ucol = teeth_rgb * (shade * sep * (1.0 + 0.02 * noise))[..., None]
