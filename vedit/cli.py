@@ -18,10 +18,17 @@ log = logging.getLogger("vedit")
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("absl", "distributed", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """vedit's own INFO lines (DEBUG with -v); other libraries only from WARNING up."""
+    level = logging.DEBUG if verbose else logging.INFO
+
+    def keep(record: logging.LogRecord) -> bool:
+        own = record.name == "vedit" or record.name.startswith("vedit.")
+        return record.levelno >= (level if own else logging.WARNING)
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(keep)
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _reports_errors(func):
@@ -334,9 +341,6 @@ def batch_run(shot_list: Path, job: Path | None, workers: int | None, scheduler:
     """Render every shot of SHOT_LIST; re-running the same command resumes."""
     from vedit.batch import run_batch
 
-    ctx = click.get_current_context()
-    if not (ctx.find_root().obj or {}).get("debug"):
-        logging.getLogger("distributed").setLevel(logging.WARNING)
     result = run_batch(shot_list, job_dir=job, workers=workers, scheduler=scheduler,
                        chunk_frames=chunk_frames, retries=retries, preset=preset,
                        progress=True)
