@@ -23,6 +23,21 @@ CASES = [("s18 (1 face)", "s18.mp4", {"driving": "d0.mp4"}),
          ("two_faces (2 faces)", "two_faces.mp4", {"face_drivings": {0: "d0.mp4", 1: "d11.mp4"}})]
 
 
+def _short_driving(path: Path, folder: Path, frames: int) -> Path:
+    from fractions import Fraction
+
+    from vedit.io import VideoWriter, open_video
+
+    out = folder / f"short_{path.name}"
+    with open_video(path) as r, VideoWriter(out, width=r.info.width, height=r.info.height,
+                                            fps=Fraction(r.info.fps), codec="ffv1") as w:
+        for f in r:
+            if f.index >= frames:
+                break
+            w.write_rgb(f.rgb())
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--weights", required=True)
@@ -30,14 +45,18 @@ def main() -> None:
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--driving-frames", type=int, default=8,
+                    help="Use only the first N frames of each driving (M on CPU is slow).")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="vedit_bench_nn_"))
+    short = {name: _short_driving(MEDIA / name, folder, args.driving_frames)
+             for name in ("d0.mp4", "d11.mp4")}
     print(f"device {args.device}, dtype {args.dtype}, {args.frames} frames per run")
     print(f"{'shot':22} {'batch':>5} {'render fps':>10} {'decode':>7} {'engine':>7} "
           f"{'compos.':>7} {'encode':>7} {'driving s':>9} {'track s':>7} {'RSS MiB':>8}")
     for label, clip, drivings in CASES:
-        kw = {k: (str(MEDIA / v) if isinstance(v, str) else
-                  {i: str(MEDIA / p) for i, p in v.items()}) for k, v in drivings.items()}
+        kw = {k: (str(short[v]) if isinstance(v, str) else
+                  {i: str(short[p]) for i, p in v.items()}) for k, v in drivings.items()}
         for batch in [int(b) for b in args.batches.split(",")]:
             opts = {"weights": args.weights, "device": args.device, "dtype": args.dtype,
                     "batch_size": batch}
