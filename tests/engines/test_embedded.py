@@ -328,3 +328,67 @@ def test_face_cut_by_the_frame_edge():
     h, w = patch.alpha.shape
     assert patch.x0 >= 0 and patch.y0 >= 0 and patch.x0 + w <= W and patch.y0 + h <= H
     assert patch.alpha.max() > 0
+
+
+def test_head_roll_is_not_absorbed_by_a_rolled_crop():
+    """The tracker turns its crop with the head's roll; the motion must still carry the roll."""
+    from vedit.faces.crop import CropWindow, roll_angle
+
+    r_true = Rotation.from_euler("xyz", [4, -6, 14], degrees=True).as_matrix()
+    face = _face(rotation=r_true)
+    lm = face.landmarks
+    angle = roll_angle(lm)
+    assert abs(np.degrees(angle)) > 10
+    window = CropWindow(lm[:, :2].mean(0).astype(np.float64), 2.3 * float(np.ptp(lm[:, 1])),
+                        angle)
+    rolled = FaceObservation(0, face.box, lm, window.transform(512))
+    (m,) = EmbeddedEngine().motion([_frame()], [rolled])
+    np.testing.assert_allclose(m.rotation, r_true, atol=1e-5)
+    np.testing.assert_allclose(to_frame_xy(m.keypoints(), rolled.crop), lm[:, :2], atol=1e-3)
+
+
+def test_lower_face_only_targets_leave_the_eyes_bit_identical():
+    face = _face()
+    frame = _frame([face])
+    eng = EmbeddedEngine()
+    (m,) = eng.motion([frame], [face])
+    lower = eng.expression_mask("lip")[:, 0]
+    target = _with_points(face, m, {i: d for i, d in _open_mouth(20.0).items() if lower[i]})
+    target[~lower] = m.keypoints()[~lower]                 # as Eq. 8 leaves them in lip mode
+    (patch,) = eng.render([frame], [face], [m], [target])
+    out = _composite(frame, patch)
+    eyes = face.landmarks[[33, 133, 159, 145, 362, 263, 386, 374, 70, 300], :2]
+    (x0, y0), (x1, y1) = np.floor(eyes.min(0) - 8).astype(int), np.ceil(eyes.max(0) + 8).astype(int)
+    assert np.array_equal(out[y0:y1, x0:x1], frame[y0:y1, x0:x1])
+    assert not np.array_equal(out, frame)
+
+
+def test_a_blinking_source_keeps_its_lids_when_the_target_does_not_move_them():
+    face = _face()
+    src = face.landmarks[:, :2].astype(np.float64)
+    for eye in EYES:                                        # lids crossed, as MediaPipe reads
+        gap = src[list(eye.lower)] - src[list(eye.upper)]   # a closed eye now and then
+        src[list(eye.upper)] += 1.1 * gap
+    np.testing.assert_allclose(adjust_lids(src, src.copy(), EyeOptions()), src, atol=1e-9)
+
+
+def test_lips_keep_a_readable_thickness_when_the_mouth_opens():
+    from vedit.engines.embedded.mouth import keep_lip_thickness
+
+    face = _face(face_px=90.0)                             # a small face: lips ~4 px thick
+    src = face.landmarks[:, :2].astype(np.float64)
+    dst = src.copy()
+    for i in _open_mouth(10.0):
+        dst[i] += _open_mouth(10.0)[i]
+    inner, outer = list(INNER_UPPER[1:-1]), list(OUTER_UPPER[1:-1])
+    th_src = src[inner, 1] - src[outer, 1]
+    dst[inner, 1] = dst[outer, 1] + 0.3 * th_src            # the driving's lip thinned to 30 %
+    kept = keep_lip_thickness(src, dst, MouthOptions())
+    th = kept[inner, 1] - kept[outer, 1]
+    floor = np.minimum(th_src, np.maximum(0.6 * th_src, 3.5))
+    assert (th >= floor - 0.05).all(), (th, floor)
+    gap_before = dst[list(INNER_LOWER[1:-1]), 1] - dst[inner, 1]
+    assert (kept[inner, 1] - dst[inner, 1] <= 0.4 * gap_before + 1e-9).all()
+    np.testing.assert_array_equal(np.delete(kept, inner, 0), np.delete(dst, inner, 0))
+    # a lip that keeps its thickness is left exactly as Eq. 8 put it
+    np.testing.assert_array_equal(keep_lip_thickness(src, src.copy(), MouthOptions()), src)

@@ -15,7 +15,8 @@ driving clips analysed by the same instance leave no trace, and any chunk of a s
 exactly the pixels the whole shot would.
 
 When only lower-face keypoints move (region "lip"), the warp is gated to the lower face: above
-the eyes' lower ring nothing moves, so eyes, lids and brows stay the source's own pixels.
+the eyes' lower ring and outside a margin around the face outline nothing moves, so eyes, lids,
+brows, hair, ears and background stay the source's own pixels.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from vedit.engines.base import REGIONS, Engine, FacePatch, register
@@ -54,6 +56,7 @@ from .mouth import (
 from .shape import decompose, mouth_gap, to_frame_xy, to_normalised, umeyama
 from .topology import (
     EYES,
+    FACE_OVAL,
     IRISES,
     N_POINTS,
     NOSE_BASE,
@@ -62,7 +65,14 @@ from .topology import (
     eye_region,
     lip_region,
 )
-from .warp import WarpOptions, alpha_from_displacement, apply_field, build_field, lower_gate
+from .warp import (
+    Field,
+    WarpOptions,
+    alpha_from_displacement,
+    apply_field,
+    build_field,
+    lower_gate,
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,11 @@ class EmbeddedOptions:
     eyes: EyeOptions = field(default_factory=EyeOptions)
     mouth: MouthOptions = field(default_factory=MouthOptions)
     frontal_deg: float = 25.0
+
+
+#: How far (fraction of the face outline's radius) a lower-face-only warp may reach outside the
+#: outline: room for the chin to drop, not enough to move the hair or ears.
+LOWER_MARGIN = 0.12
 
 
 @register
@@ -219,7 +234,7 @@ class EmbeddedEngine(Engine):
         if fld is None:
             return _empty_patch(frame, src)
         if lower_only:
-            fld = lower_gate(fld, *self._gate_line(src, moving))
+            fld = self._lower_face(fld, src, dst, moving)
         for i, eye in enumerate(EYES):
             if i in fld.fine:
                 x, y, d = fld.fine[i]
@@ -241,21 +256,26 @@ class EmbeddedEngine(Engine):
                          np.ascontiguousarray(rgb[y0:y1, x0:x1]),
                          np.ascontiguousarray(alpha[y0:y1, x0:x1]))
 
-    def _gate_line(self, src: np.ndarray, moving: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """Where a lower-face-only warp fades in: (origin, unit down, start, full), pixels.
+    def _lower_face(self, fld: Field, src: np.ndarray, dst: np.ndarray,
+                    moving: np.ndarray) -> Field:
+        """`fld` gated to the lower face, for targets that move only lower-face keypoints.
 
-        Nothing moves above the eyes' lower lid rings (plus a margin); the full warp starts at
-        the highest moving landmark, at the latest at the nose base.
+        Nothing moves above the eyes' lower lid rings (plus a margin) nor outside the face
+        outline (source and target, enlarged by `LOWER_MARGIN`); the full warp starts at the
+        highest moving landmark, at the latest at the nose base.
         """
         down = src[152] - src[10]
-        down /= max(float(np.linalg.norm(down)), 1e-9)
+        face_h = max(float(np.linalg.norm(down)), 1e-9)
+        down /= face_h
         along = (src - src[10]) @ down
-        face_h = float(along[152])
         eye_low = max(float(along[[*eye.ring2[2], *eye.lower]].max()) for eye in EYES)
         start = eye_low + 0.03 * face_h
-        full = min(float(along[moving].min()), float(along[NOSE_BASE]))
-        return src[10], down, start, max(full, start + 1.0)
+        full = max(min(float(along[moving].min()), float(along[NOSE_BASE])), start + 1.0)
+        oval = np.concatenate([src[list(FACE_OVAL)], dst[list(FACE_OVAL)]])
+        hull = cv2.convexHull(oval.astype(np.float32))[:, 0].astype(np.float64)
+        centre = oval.mean(0)
+        region = centre + (1.0 + LOWER_MARGIN) * (hull - centre)
+        return lower_gate(fld, src[10], down, start, full, region, 0.4 * LOWER_MARGIN * face_h)
 
     def close(self) -> None:
         """Forget what prepare_shot learned."""

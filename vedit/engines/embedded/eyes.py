@@ -244,7 +244,8 @@ def smooth_lids(rgb: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], src
     shadow, which reads as an eye still open higher up. So the lid skin of the target (between
     the lash line and ring 2, minus a band at the margin that keeps the lashes) is replaced,
     in proportion to the closure, by its own smooth skin tone: a normalised blur that leaves
-    dark pixels (lashes, crease) out.
+    dark pixels (lashes, crease) and the white of the eye out. Where the source showed the
+    eyeball, the closing lid covers it the same way.
 
     Args:
         rgb: (h, w, 3) uint8 warped box at frame pixel `origin` (x0, y0), changed in place.
@@ -275,10 +276,14 @@ def smooth_lids(rgb: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], src
         poly = np.concatenate([margin, top]) - [x0, y0]
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+        # and where the source showed the eyeball: a closed lid covers all of it (on a small
+        # face the warp leaves a pixel or two of white at the corners otherwise)
+        opening = src[list(eye.loop)] - [x0, y0]
+        cv2.fillPoly(mask, [np.round(opening * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
         lash = np.full(mask.shape, 255, np.uint8)
         cv2.polylines(lash, [np.round((margin - [x0, y0]) * 16).astype(np.int32)], False, 0,
                       1, cv2.LINE_8, shift=4)
-        protect = max(0.08 * w_eye, 2.0)          # the lash line itself stays as warped
+        protect = max(0.08 * w_eye, 1.0)          # the lash line itself stays as warped
         keep = (cv2.distanceTransform(lash, cv2.DIST_L2, 3) - protect) / protect
         soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.06 * w_eye)
         weight = c * soft * np.clip(keep, 0.0, 1.0)
@@ -286,7 +291,8 @@ def smooth_lids(rgb: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], src
         inside = mask > 127
         if inside.sum() < 4:
             continue
-        skin = (luma > 0.9 * np.median(luma[inside])).astype(np.float32)
+        med = np.median(luma[inside])
+        skin = ((luma > 0.9 * med) & (luma < 1.3 * med)).astype(np.float32)   # no lash, no white
         sigma = 0.12 * w_eye
         num = cv2.GaussianBlur(region * skin[..., None], (0, 0), sigma)
         den = cv2.GaussianBlur(skin, (0, 0), sigma)[..., None]

@@ -256,7 +256,8 @@ def learn_track(frames: dict[int, tuple[np.ndarray, np.ndarray]], exemplar_frame
             skins.append(skin)
     exemplars = tuple(ex for ex in (_make_exemplar(*frames[i], i) for i in exemplar_frames)
                       if ex is not None)
-    lips += [ex.lip_rgb for ex in exemplars] if not lips else []
+    if not lips:                            # no frontal colour frame: the exemplars' lips
+        lips = [ex.lip_rgb for ex in exemplars]
     return TrackMouth(np.median(lips, 0).astype(np.float32) if lips else None,
                       np.median(skins, 0).astype(np.float32) if skins else None, exemplars)
 
@@ -394,28 +395,29 @@ class MouthPainter:
         top = np.clip((tc_v - v) / ry, 0, 1)
         tcol = tongue_rgb * (0.45 + 0.25 * top + 0.05 * noise)[..., None]
         out = tongue[..., None] * tcol + (1 - tongue[..., None]) * out
-        # teeth: colour from the skin's brightness; visible between the buccal corridors.
-        # Heights follow the anatomy: upper incisor crowns show up to ~0.2 of the mouth's
-        # width, lower ones ~0.1, so a moderate opening is mostly teeth, a wide one shows the
-        # dark cavity between them.
+        # teeth: lit like the skin (its brightness and the light's warmth), visible between
+        # the buccal corridors. Heights follow the anatomy: upper incisor crowns show up to
+        # ~0.2 of the mouth's width, lower ones ~0.1, so a moderate opening is mostly teeth, a
+        # wide one shows the dark cavity between them.
         k = float(np.clip(0.6 + 0.5 * luma / 255.0, 0.75, 1.0))
-        teeth_rgb = np.array([238.0, 230.0, 212.0], np.float32) * k
+        lit = np.clip(skin * (225.0 / max(luma, 1.0)), 0, 255)
+        teeth_rgb = (0.4 * lit + 0.6 * np.array([236.0, 228.0, 210.0], np.float32)) * k
         edges = np.array([0.0, -0.15, 0.15, -0.27, 0.27])
         sep = 1.0 - 0.22 * np.exp(-(((u[..., None] - edges) * wpx / 0.7) ** 2)).max(-1)
-        across = np.clip(1.0 - (u / 0.38) ** 2, 0, 1)
+        across = np.clip(1.0 - (u / 0.42) ** 2, 0, 1)
         # lower teeth: a band over the lower lip, in the shade of the upper lip
         hb = np.minimum(0.3 * gpx, 0.1 * wpx) * np.sqrt(np.clip(1 - (u / 0.3) ** 2, 0, 1))
         lower = np.clip(hb - dl + 0.5, 0, 1) * np.clip(hb - 0.8, 0, 1)
-        lcol = teeth_rgb * (0.45 + 0.25 * np.clip((hb - dl) / np.maximum(hb, 1e-6), 0, 1)
-                            )[..., None] * (0.6 + 0.4 * across)[..., None] * sep[..., None]
+        lcol = teeth_rgb * (0.6 + 0.2 * np.clip((hb - dl) / np.maximum(hb, 1e-6), 0, 1)
+                            )[..., None] * (0.7 + 0.3 * across)[..., None] * sep[..., None]
         out = lower[..., None] * lcol + (1 - lower[..., None]) * out
         # upper teeth: a band under the upper lip, shorter and darker towards the corners
         ht = np.minimum(0.55 * gpx, 0.19 * wpx) * np.sqrt(across)
         upper = np.clip(ht - du + 0.5, 0, 1)
-        shade = (0.35 + 0.65 * across) * np.clip(0.75 + 0.25 * du / np.maximum(ht * 0.3, 1), 0, 1)
+        shade = (0.55 + 0.45 * across) * np.clip(0.8 + 0.2 * du / np.maximum(ht * 0.3, 1), 0, 1)
         ucol = teeth_rgb * (shade * sep * (1.0 + 0.02 * noise))[..., None]
         out = upper[..., None] * ucol + (1 - upper[..., None]) * out
-        # soft shadow where the lips fold in
-        rim = np.clip(np.minimum(du, dl) / 1.5, 0, 1)
-        out *= (0.75 + 0.25 * rim)[..., None]
+        # soft shadow where the lips fold in (a pixel: wider would outline a small mouth)
+        rim = np.clip(np.minimum(du, dl), 0, 1)
+        out *= (0.85 + 0.15 * rim)[..., None]
         return out.astype(np.float32)

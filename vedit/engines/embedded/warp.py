@@ -10,9 +10,10 @@ outline the field is blurred (no jagged hair edges), then cut to exactly zero ou
 ring. Backward mapping (each output pixel samples the source, bicubic) cannot leave holes, and a
 continuous field cannot tear, whatever the landmarks do.
 
-A field can be gated to the lower face (`lower_gate`): multiplied, at full resolution, by a ramp
-that is exactly 0 above a line across the face, so a mouth-only edit cannot leak into the eyes
-through the coarse grid, the outline blur or a long triangle.
+A field can be gated to the lower face (`lower_gate`): multiplied, at full resolution, by a
+weight that is exactly 0 above a line across the face and outside a region around the lower
+face, so a mouth-only edit cannot leak into the eyes, hair, ears or background through the
+coarse grid, the outline blur, the anchor rings or a long triangle.
 """
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ class Field:
     step: int
     d: np.ndarray
     fine: dict = field(default_factory=dict)
-    gate: tuple | None = None
+    gate: np.ndarray | None = None
 
     def to_coarse(self, pts: np.ndarray) -> np.ndarray:
         """(N, 2) frame pixels -> (N, 2) coarse-grid coordinates (float)."""
@@ -90,27 +91,34 @@ class Field:
             wt = np.clip(np.minimum(ramp_y[:, None], ramp_x[None, :]), 0, 1)[..., None]
             out[sy, sx] = wt * d + (1 - wt) * out[sy, sx]
         if self.gate is not None:
-            o, e, start, full = self.gate
-            xs = (np.arange(self.w) + self.x0 - o[0]) * e[0]
-            ys = (np.arange(self.h) + self.y0 - o[1]) * e[1]
-            t = np.clip((ys[:, None] + xs[None, :] - start) / (full - start), 0.0, 1.0)
-            out *= (t * t * (3.0 - 2.0 * t)).astype(np.float32)[..., None]
+            out *= self.gate[..., None]
         return out
 
 
-def lower_gate(fld: Field, origin: np.ndarray, down: np.ndarray, start: float,
-               full: float) -> Field:
-    """The field with nothing moving above a line across the face (see `Field.gate`).
+def lower_gate(fld: Field, origin: np.ndarray, down: np.ndarray, start: float, full: float,
+               region: np.ndarray, feather: float) -> Field:
+    """The field with nothing moving above a line across the face nor outside `region`.
 
     Args:
         fld: a field.
-        origin: (2,) frame pixel the distances are measured from.
+        origin: (2,) frame pixel the distances along `down` are measured from.
         down: (2,) unit vector pointing down the face.
         start: distance along `down` up to which the field is exactly 0.
-        full: distance from which the field is unchanged (> start).
+        full: distance from which the line lets the field through unchanged (> start).
+        region: (N, 2) closed polygon, frame pixels: exactly 0 outside, unchanged deeper
+            inside than `feather` pixels, a smooth ramp in between.
+        feather: width of the ramp at the region's edge, pixels.
     """
-    return replace(fld, gate=(np.asarray(origin, np.float64), np.asarray(down, np.float64),
-                              float(start), float(full)))
+    xs = (np.arange(fld.w) + fld.x0 - origin[0]) * down[0]
+    ys = (np.arange(fld.h) + fld.y0 - origin[1]) * down[1]
+    t = np.clip((ys[:, None] + xs[None, :] - start) / (full - start), 0.0, 1.0)
+    inside = np.zeros((fld.h, fld.w), np.uint8)
+    poly = np.round((np.asarray(region, np.float64) - [fld.x0, fld.y0]) * 16).astype(np.int32)
+    cv2.fillPoly(inside, [poly], 1, shift=4)
+    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) / max(feather, 1.0)
+    r = np.clip(depth, 0.0, 1.0)
+    gate = (t * t * (3.0 - 2.0 * t)) * (r * r * (3.0 - 2.0 * r))
+    return replace(fld, gate=gate.astype(np.float32))
 
 
 _FEATHER = 3.0
@@ -259,6 +267,8 @@ def apply_field(frame: np.ndarray, field: Field,
 
 def alpha_from_displacement(d: np.ndarray, opts: WarpOptions) -> np.ndarray:
     """(h, w) float32 alpha: exactly 0 where |d| <= alpha_floor, 1 past alpha_floor + ramp."""
-    dx, dy = cv2.split(d)
-    mag = cv2.magnitude(dx, dy)
+    # numpy, not cv2.magnitude: on equal input that gave results a rounding step apart from call
+    # to call (its SIMD and scalar paths round differently, and how the array is split between
+    # them varies), so chunked renders would not join bit for bit
+    mag = np.sqrt(np.square(d[..., 0]) + np.square(d[..., 1]))
     return np.clip((mag - opts.alpha_floor) * (1.0 / opts.alpha_ramp), 0.0, 1.0)
