@@ -21,7 +21,8 @@ def run_measured(code: str) -> dict:
         f"{code}\n"
         "wall = time.perf_counter() - t0\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print('@@' + json.dumps({'wall_s': wall, 'peak_rss_mib': peak, **globals().get('extra', {})}))\n"
+        "result = {'wall_s': wall, 'peak_rss_mib': peak, **globals().get('extra', {})}\n"
+        "print('@@' + json.dumps(result))\n"
     )
     proc = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True,
                           cwd=REPO)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_measured  # noqa: E402
-from support import make_clip  # noqa: E402
+from _common import run_measured
+from support import make_clip
 
 
 def main() -> None:

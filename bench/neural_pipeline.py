@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MEDIA, run_measured  # noqa: E402
+from _common import MEDIA, run_measured
 
 CASES = [("s18 (1 face)", "s18.mp4", {"driving": "d0.mp4"}),
          ("two_faces (2 faces)", "two_faces.mp4", {"face_drivings": {0: "d0.mp4", 1: "d11.mp4"}})]

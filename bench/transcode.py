@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MEDIA, run_measured  # noqa: E402
+from _common import MEDIA, run_measured
 
 SUFFIX = {"h264": ".mp4", "h265": ".mp4", "prores": ".mov", "prores4444": ".mov",
           "dnxhr": ".mov", "ffv1": ".mp4"}

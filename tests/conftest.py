@@ -5,7 +5,6 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from support import make_clip
 
 REPO = Path(__file__).resolve().parents[1]

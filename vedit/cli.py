@@ -182,7 +182,7 @@ def _face_driving(values: tuple[str, ...]) -> dict[int, Path]:
 def _frame_range(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    start, sep, stop = value.partition(":")
+    start, _, stop = value.partition(":")
     try:
         return int(start or 0), int(stop)
     except ValueError:
@@ -371,7 +371,7 @@ def batch_status_cmd(job: Path, as_json: bool) -> None:
 def _ranges(frames) -> str:
     """[3,4,5,9] -> '3-5, 9'."""
     out, start, prev = [], None, None
-    for f in list(frames) + [None]:
+    for f in [*list(frames), None]:
         if start is None:
             start = prev = f
         elif f is not None and f == prev + 1:

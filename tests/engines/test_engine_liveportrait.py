@@ -10,8 +10,8 @@ import pytest
 import torch
 from support import decoded_planes
 
-from vedit.engines import create_engine
 from vedit.composite.mask import paste_back
+from vedit.engines import create_engine
 from vedit.engines.liveportrait import (
     LIP_KEYPOINTS,
     crop_for_network,

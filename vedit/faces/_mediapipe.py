@@ -15,12 +15,11 @@ from dataclasses import dataclass
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import cv2  # noqa: E402
-import mediapipe as mp  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import mediapipe as mp
+import numpy as np
 
 from vedit.faces.geometry import nms
-
 
 _warmed: set[int] = set()
 

@@ -12,5 +12,6 @@ from vedit.io.writer import VideoWriter, partial_path
 
 __all__ = [
     "CODECS", "AudioInfo", "ColourTags", "DecodedFrame", "MediaInfo", "VideoInfo", "VideoReader",
-    "VideoWriter", "codec_spec", "concat_pieces", "frame_pts", "is_image", "open_video", "partial_path", "probe", "read_image",
+    "VideoWriter", "codec_spec", "concat_pieces", "frame_pts", "is_image", "open_video",
+    "partial_path", "probe", "read_image",
 ]

@@ -56,4 +56,4 @@ def rotation_of(stream: av.video.stream.VideoStream, first_frame=None) -> int:
         except (TypeError, ValueError):
             deg = 0.0
     # FFmpeg's display-matrix angle is counter-clockwise; players rotate by its negative.
-    return int(round(-deg / 90.0)) % 4 * 90
+    return round(-deg / 90.0) % 4 * 90

@@ -44,7 +44,7 @@ class AudioCopier:
         self._pairs = []
         self.reencoded: list[str] = []
         self._start, self._stop = start, stop
-        allowed = _COPYABLE.get(suffix.lower(), None)
+        allowed = _COPYABLE.get(suffix.lower())
         for ist in self._input.streams.audio:
             name = ist.codec_context.name
             if allowed is None or name in allowed:

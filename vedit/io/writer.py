@@ -267,7 +267,7 @@ class VideoWriter:
                 if getattr(self, "_audio", None) is not None:
                     self._audio.close()
                 self._out.close()
-            except Exception:  # noqa: BLE001 - the file is being thrown away
+            except Exception:
                 pass
         self._tmp.unlink(missing_ok=True)
 

@@ -33,7 +33,9 @@ class PreviewWriter:
 
     @classmethod
     def maybe(cls, path: Path | None, info: VideoInfo, driving: Path | None):
-        return cls(path, info, driving) if path is not None else contextlib.nullcontext(_NoPreview())
+        if path is None:
+            return contextlib.nullcontext(_NoPreview())
+        return cls(path, info, driving)
 
     def add(self, source: np.ndarray, driving_index: int | None,
             result: np.ndarray | None) -> None:
