@@ -244,12 +244,8 @@ def _render_batch(batch, engine: Engine, shot: ShotTracks, drivings, performance
             frames = [rgbs[k] for k, _ in jobs]
             faces = [face for _, face in jobs]
             sources = engine.motion(frames, faces)
-            targets = []
-            for (k, face), src in zip(jobs, sources, strict=True):
-                path = drivings[face.track_id]
-                perf = performances[path]
-                j = int(maps[path].indices[batch[k].index])
-                targets.append(compose(src, perf.track.frame(j), perf.reference, options))
+            targets = _targets(faces, sources, [batch[k].index for k, _ in jobs], drivings,
+                               performances, maps, options)
             rendered = engine.render(frames, faces, sources, targets)
         for (k, face), patch in zip(jobs, rendered, strict=True):
             patches[k].append(patch)
@@ -268,6 +264,18 @@ def _render_batch(batch, engine: Engine, shot: ShotTracks, drivings, performance
                 writer.write(frame, new, changed)
             preview.add(rgbs[k], main_perf and int(maps[main_driving].indices[frame.index]), new)
         result.frames += 1
+
+
+def _targets(faces, sources, frame_indices, drivings, performances, maps,
+             options: MotionOptions) -> list[np.ndarray]:
+    """Eq. 8 keypoints of each face at its output frame, from that face's own driving."""
+    targets = []
+    for face, src, i in zip(faces, sources, frame_indices, strict=True):
+        path = drivings[face.track_id]
+        perf = performances[path]
+        j = int(maps[path].indices[i])
+        targets.append(compose(src, perf.track.frame(j), perf.reference, options))
+    return targets
 
 
 class FrameFetcher:
@@ -343,12 +351,8 @@ def _edit_still(config: EditConfig, engine: Engine, options: MotionOptions,
             PreviewWriter.maybe(config.preview, info, timeline_driving) as preview:
         for i in range(timeline.output_count):
             if faces:
-                targets = []
-                for face, src in zip(faces, sources, strict=True):
-                    path = drivings[face.track_id]
-                    perf = performances[path]
-                    j = int(maps[path].indices[i])
-                    targets.append(compose(src, perf.track.frame(j), perf.reference, options))
+                targets = _targets(faces, sources, [i] * len(faces), drivings, performances,
+                                   maps, options)
                 patches = engine.render([image] * len(faces), faces, sources, targets)
                 frame, _ = composite(image, patches)
             else:
