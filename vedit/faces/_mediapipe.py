@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 # MediaPipe's C++ side logs to stderr; keep a render log readable (set before the import).
@@ -21,33 +22,51 @@ import numpy as np
 
 from vedit.faces.geometry import nms
 
-_warmed: set[int] = set()
+_quiet_lock = threading.Lock()
+_quiet_state = {"depth": 0, "saved": -1}
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr(key: object):
+def _quiet_native_stderr(quiet: bool = True):
     """Silence MediaPipe's C++ start-up chatter (it writes to fd 2, past Python's logging).
 
-    Only the first call of each graph is silenced: that is when it prints; later errors show.
+    Callers silence only a graph's creation and first call: that is when it prints; later
+    errors show. fd 2 belongs to the whole process, so graphs starting at once in several
+    threads (source and driving tracked together) share one redirection, undone when the last
+    one is done.
     """
-    if id(key) in _warmed:
-        yield
-        return
-    _warmed.add(id(key))
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    with _quiet_lock:
+        redirected = quiet and _redirect_stderr()
     try:
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        if redirected:
+            with _quiet_lock:
+                _restore_stderr()
+
+
+def _redirect_stderr() -> bool:
+    """fd 2 -> /dev/null (nested: counted). Call with _quiet_lock held."""
+    if _quiet_state["depth"] == 0:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            return False
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
         os.close(devnull)
+        _quiet_state["saved"] = saved
+    _quiet_state["depth"] += 1
+    return True
+
+
+def _restore_stderr() -> None:
+    """Undo one _redirect_stderr; the last one puts fd 2 back. Call with _quiet_lock held."""
+    _quiet_state["depth"] -= 1
+    if _quiet_state["depth"] == 0:
+        os.dup2(_quiet_state["saved"], 2)
+        os.close(_quiet_state["saved"])
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,8 @@ class Detector:
 
     def __init__(self, confidence: float, nms_iou: float, tiles: bool = True) -> None:
         fd = mp.solutions.face_detection
-        with _quiet_native_stderr(object()):
+        self._cold = [True, True]  # per model: first call still to come
+        with _quiet_native_stderr():
             self._models = [fd.FaceDetection(model_selection=m,
                                              min_detection_confidence=confidence)
                             for m in (0, 1)]
@@ -91,17 +111,30 @@ class Detector:
         """Faces in one (H, W, 3) uint8 RGB frame, best score first."""
         boxes: list[list[float]] = []
         scores: list[float] = []
-        for model in self._models:
-            _collect(model, rgb, 0, 0, boxes, scores)
+        for m in range(len(self._models)):
+            self._collect(m, rgb, 0, 0, boxes, scores)
         if self._tiles:
             for x0, y0, x1, y1 in halves(rgb.shape[1], rgb.shape[0]):
                 tile = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-                _collect(self._models[1], tile, x0, y0, boxes, scores)
+                self._collect(1, tile, x0, y0, boxes, scores)
         if not boxes:
             return []
         arr = np.asarray(boxes, dtype=np.float32)
         keep = nms(arr, np.asarray(scores), self._nms_iou)
         return [Detection(box=arr[i], score=scores[i]) for i in keep]
+
+    def _collect(self, m: int, rgb: np.ndarray, dx: int, dy: int,
+                 boxes: list[list[float]], scores: list[float]) -> None:
+        """Run detector graph `m` on an image placed at (dx, dy); append frame-pixel boxes."""
+        h, w = rgb.shape[:2]
+        with _quiet_native_stderr(self._cold[m]):
+            result = self._models[m].process(rgb)  # type: ignore[attr-defined]
+        self._cold[m] = False
+        for det in result.detections or []:
+            rel = det.location_data.relative_bounding_box
+            x0, y0 = dx + rel.xmin * w, dy + rel.ymin * h
+            boxes.append([x0, y0, x0 + rel.width * w, y0 + rel.height * h])
+            scores.append(float(det.score[0]) if det.score else 0.0)
 
     def close(self) -> None:
         """Release both graphs."""
@@ -119,19 +152,6 @@ def halves(width: int, height: int, share: float = 0.6) -> list[tuple[int, int, 
     return [(0, 0, width, n), (0, height - n, width, height)]
 
 
-def _collect(model: object, rgb: np.ndarray, dx: int, dy: int,
-             boxes: list[list[float]], scores: list[float]) -> None:
-    """Run one detector graph on an image placed at (dx, dy) and append frame-pixel boxes."""
-    h, w = rgb.shape[:2]
-    with _quiet_native_stderr(model):
-        result = model.process(rgb)  # type: ignore[attr-defined]
-    for det in result.detections or []:
-        rel = det.location_data.relative_bounding_box
-        x0, y0 = dx + rel.xmin * w, dy + rel.ymin * h
-        boxes.append([x0, y0, x0 + rel.width * w, y0 + rel.height * h])
-        scores.append(float(det.score[0]) if det.score else 0.0)
-
-
 class Mesh:
     """Face mesh (478 points with irises) on a square window of the frame.
 
@@ -147,7 +167,8 @@ class Mesh:
     """
 
     def __init__(self, confidence: float, input_size: int, max_faces: int = 2) -> None:
-        with _quiet_native_stderr(object()):
+        self._cold = True  # first call still to come
+        with _quiet_native_stderr():
             self._graph = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=True, max_num_faces=max_faces, refine_landmarks=True,
                 min_detection_confidence=confidence)
@@ -172,8 +193,9 @@ class Mesh:
         to_crop = np.array([[s, 0.0, n / 2.0 - s * cx], [0.0, s, n / 2.0 - s * cy]])
         window = cv2.warpAffine(rgb, to_crop, (n, n), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        with _quiet_native_stderr(self._graph):
+        with _quiet_native_stderr(self._cold):
             result = self._graph.process(window)
+        self._cold = False
         faces = []
         for face in result.multi_face_landmarks or []:
             rel = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)

@@ -25,6 +25,7 @@ from vedit.io.audio import AudioCopier
 from vedit.io.codecs import CodecSpec, codec_spec
 from vedit.io.info import ColourTags, VideoInfo
 from vedit.io.reader import DecodedFrame
+from vedit.io.yuv import rgb_to_yuv_planes
 
 log = logging.getLogger("vedit.io")
 
@@ -171,10 +172,7 @@ class VideoWriter:
         """Write a whole new picture ((H, W, 3) uint8 RGB, upright); pts defaults to index."""
         if pts is None:
             pts = round(self._index / self.info.fps / self.info.time_base)
-        img = self._to_stored(rgb)
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-        vf = vf.reformat(format=self.pix_fmt, dst_colorspace=self._sws_matrix(),
-                         dst_color_range=self._range())
+        vf = self._rgb_to_yuv(self._to_stored(rgb), self.pix_fmt)
         self._encode(vf, pts, pts * self.info.time_base)
 
     def _encode(self, vf: av.VideoFrame, pts: int, when: Fraction) -> None:
@@ -221,22 +219,45 @@ class VideoWriter:
     def _replace_pixels(self, src: av.VideoFrame, rgb: np.ndarray,
                         changed: np.ndarray | None) -> av.VideoFrame:
         fmt = src.format.name
-        new = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        new = new.reformat(format=fmt, dst_colorspace=self._sws_matrix(),
-                           dst_color_range=self._range())
         if changed is None:
-            out = new
+            out = self._rgb_to_yuv(rgb, fmt)
         else:
+            box = _changed_box(changed)
+            if box is None:
+                return src
+            y0, y1, x0, x1 = box
+            # Only the box around the changed pixels goes through RGB -> YUV: a face is a
+            # small part of the picture, and the conversion is the writer's main cost.
+            patch = self._rgb_to_yuv(rgb[y0:y1, x0:x1], fmt)
             out = av.VideoFrame(src.width, src.height, fmt)
             deep = max(c.bits for c in src.format.components) > 8
-            for p_src, p_new, p_out in zip(src.planes, new.planes, out.planes, strict=True):
-                a_src, a_new = _plane_array(p_src, deep), _plane_array(p_new, deep)
-                mask = _plane_mask(changed, a_src.shape)
-                merged = np.where(mask, a_new, a_src)
-                _set_plane(p_out, merged)
+            for p_src, p_patch, p_out in zip(src.planes, patch.planes, out.planes, strict=True):
+                dst = _plane_view(p_out, deep)
+                dst[...] = _plane_view(p_src, deep)
+                new = _plane_view(p_patch, deep)
+                fy, fx = -(-src.height // p_src.height), -(-src.width // p_src.width)
+                region = dst[y0 // fy: y0 // fy + new.shape[0], x0 // fx: x0 // fx + new.shape[1]]
+                np.copyto(region, new, where=_plane_mask(changed[y0:y1, x0:x1], new.shape))
         out.colorspace = src.colorspace
         out.color_range = src.color_range
         return out
+
+    def _rgb_to_yuv(self, rgb: np.ndarray, fmt: str) -> av.VideoFrame:
+        """An RGB picture in format `fmt` with the stream's matrix and range."""
+        out = av.VideoFrame(rgb.shape[1], rgb.shape[0], fmt)
+        bits = out.format.components[0].bits
+        if fmt.startswith("yuv") and len(out.planes) in (3, 4) and bits > 8:
+            planes = rgb_to_yuv_planes(
+                rgb, matrix=self.info.colour.matrix, full_range=self._range() == "JPEG",
+                bits=bits, chroma_shape=(out.planes[1].height, out.planes[1].width))
+            for plane, values in zip(out.planes, planes, strict=False):
+                _plane_view(plane, True)[...] = values
+            if len(out.planes) == 4:  # alpha: opaque
+                _plane_view(out.planes[3], True)[...] = (1 << bits) - 1
+            return out
+        new = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        return new.reformat(format=fmt, dst_colorspace=self._sws_matrix(),
+                            dst_color_range=self._range())
 
     # -- finishing -----------------------------------------------------------------------
     def close(self) -> Path:
@@ -290,6 +311,30 @@ def _plane_array(plane, deep: bool) -> np.ndarray:
     dtype = np.uint16 if deep else np.uint8
     buf = np.frombuffer(plane, dtype=dtype)
     return buf.reshape(plane.height, plane.line_size // dtype().itemsize)[:, : plane.width].copy()
+
+
+def _plane_view(plane, deep: bool) -> np.ndarray:
+    """A plane as an (h, w) array viewing the frame's own memory (no copy, no line padding)."""
+    dtype = np.uint16 if deep else np.uint8
+    buf = np.frombuffer(plane, dtype=dtype)
+    return buf.reshape(plane.height, plane.line_size // dtype().itemsize)[:, : plane.width]
+
+
+def _changed_box(changed: np.ndarray, margin: int = 8) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) around the changed pixels, grown by `margin` so the colour conversion's
+    chroma filter sees real neighbours, with even starts and ends (or the picture edge) so the
+    box's chroma samples line up with the picture's."""
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if rows.size == 0:
+        return None
+    h, w = changed.shape
+
+    def span(lo: int, hi: int, size: int) -> tuple[int, int]:
+        lo = max(0, lo - margin) & ~1
+        hi = min(size, hi + 1 + margin)
+        return lo, min(size, hi + (hi & 1))
+
+    return (*span(int(rows[0]), int(rows[-1]), h), *span(int(cols[0]), int(cols[-1]), w))
 
 
 def _relabel(vf: av.VideoFrame, fmt: str) -> av.VideoFrame:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +35,7 @@ from vedit.motion import DrivingMap, MotionOptions, compose, map_driving, still_
 from vedit.pipeline.config import EditConfig
 from vedit.pipeline.driving import DrivingPerformance, analyse_driving
 from vedit.pipeline.preview import PreviewWriter
+from vedit.pipeline.stages import Prefetch, Sink
 
 log = logging.getLogger("vedit.pipeline")
 
@@ -76,18 +79,12 @@ def edit(config: EditConfig, progress: Progress | None = None,
         options = _motion_options(config, engine, conventions)
         lip_mask = engine.expression_mask("lip")
         smoothing = conventions.get("smoothing", config.smoothing)
-        performances = {
-            path: analyse_driving(path, engine, smoothing=smoothing,
-                                  reference=config.reference, lip_mask=lip_mask,
-                                  tracker_options=dict(config.tracker_options),
-                                  progress=progress)
-            for path in config.all_drivings()
-        }
-        timings["drivings"] = time.perf_counter() - t0
-        if is_image(config.source):
-            result = _edit_still(config, engine, options, performances, progress)
-        else:
-            result = _edit_video(config, engine, options, performances, progress, timings)
+        analysis = _DrivingAnalysis(config, engine, smoothing, lip_mask, progress, timings)
+        with analysis:
+            if is_image(config.source):
+                result = _edit_still(config, engine, options, analysis.result(), progress)
+            else:
+                result = _edit_video(config, engine, options, analysis, progress, timings)
     finally:
         if own_engine:
             engine.close()
@@ -110,6 +107,73 @@ def _motion_options(config: EditConfig, engine: Engine,
     )
 
 
+class _DrivingAnalysis:
+    """The drivings, analysed in a background thread while the source shot is tracked.
+
+    Both are MediaPipe-bound and MediaPipe releases the GIL, so on two cores the pair costs
+    about the time of the longer one. Progress of both is reported as one "analyse" stage.
+    """
+
+    def __init__(self, config: EditConfig, engine: Engine, smoothing: str,
+                 lip_mask: np.ndarray | None, progress: Progress | None,
+                 timings: dict[str, float]) -> None:
+        self._config, self._engine = config, engine
+        self._smoothing, self._lip_mask = smoothing, lip_mask
+        self._progress, self._timings = progress, timings
+        self._counts: dict[object, tuple[int, int | None]] = {}
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vedit-drivings")
+        self._future = None
+
+    def __enter__(self) -> _DrivingAnalysis:
+        self._future = self._pool.submit(self._analyse_all)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._cancel.set()
+        self._pool.shutdown(wait=True)
+
+    def result(self) -> dict[Path, DrivingPerformance]:
+        return self._future.result()
+
+    def track_progress(self, stage: str, done: int, total: int | None) -> None:
+        """Progress of the source's tracking; stops it early when a driving already failed."""
+        if self._future.done() and self._future.exception() is not None:
+            raise self._future.exception()
+        self._report("source", done, total)
+
+    def _analyse_all(self) -> dict[Path, DrivingPerformance]:
+        t0 = time.perf_counter()
+        config = self._config
+        performances = {
+            path: analyse_driving(path, self._engine, smoothing=self._smoothing,
+                                  reference=config.reference, lip_mask=self._lip_mask,
+                                  tracker_options=dict(config.tracker_options),
+                                  progress=lambda _s, done, total, key=path:
+                                  self._report(key, done, total))
+            for path in config.all_drivings()
+        }
+        self._timings["drivings"] = time.perf_counter() - t0
+        return performances
+
+    def _report(self, key: object, done: int, total: int | None) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled
+        if self._progress is None:
+            return
+        with self._lock:
+            self._counts[key] = (done, total)
+            totals = [t for _, t in self._counts.values()]
+            self._progress("analyse", sum(d for d, _ in self._counts.values()),
+                           None if None in totals else sum(totals))
+
+
+class _Cancelled(Exception):
+    """Stops the driving analysis when the edit failed elsewhere."""
+
+
 # -- video source -----------------------------------------------------------------------------
 def track_source(config: EditConfig, progress: Progress | None = None
                  ) -> tuple[ShotTracks, list[int], VideoInfo]:
@@ -130,7 +194,7 @@ def track_source(config: EditConfig, progress: Progress | None = None
 
 
 def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
-                performances: dict[Path, DrivingPerformance], progress: Progress | None,
+                analysis: _DrivingAnalysis, progress: Progress | None,
                 timings: dict[str, float]) -> EditResult:
     t = time.perf_counter()
     if config.tracks_file is not None:
@@ -142,8 +206,9 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
             raise InputError(config.tracks_file, f"tracks cover {shot.n_frames} frames but "
                                                  f"{config.source} has {len(pts)}")
     else:
-        shot, pts, info = track_source(config, progress)
+        shot, pts, info = track_source(config, analysis.track_progress)
     timings["track"] = time.perf_counter() - t
+    performances = analysis.result()
     n = len(pts)
     result = EditResult(output=config.output, frames=0, faces=shot.ids)
     unknown = sorted(set(config.face_drivings) - set(shot.ids))
@@ -181,35 +246,48 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
     t = time.perf_counter()
     batch_size = max(1, int(getattr(engine, "batch_size", 1)))
     main_driving = config.driving_for(shot.ids[0]) if shot.ids else config.all_drivings()[0]
+    clock = _StageClock(timings)
     with open_video(config.source) as reader, VideoWriter(
         config.output, template=info, codec=config.codec, crf=config.crf,
         audio_from=config.source if config.audio and not config.keep_timestamps else None,
         audio_window=window,
         rebase=window[0] if window else None,
     ) as writer, PreviewWriter.maybe(config.preview, info, main_driving) as preview:
-        batch: list = []
-        clock = _StageClock(timings)
 
-        def flush() -> None:
-            _render_batch(batch, engine, shot, drivings, performances, maps, options, writer,
-                          preview, result, clock, main_driving)
-            batch.clear()
+        def decoded():
+            frames = iter(reader)
+            while True:
+                with clock("decode"):
+                    frame = next(frames, None)
+                    if frame is None or frame.index >= stop:
+                        return
+                    if frame.index < start:
+                        continue
+                    rgb = frame.rgb()
+                yield frame, rgb
+
+        def output(item) -> None:
+            frame, rgb, frame_patches = item
+            _write_frame(frame, rgb, frame_patches, writer, preview, clock,
+                         performances.get(main_driving) and maps[main_driving])
+            result.frames += 1
             if progress is not None:
                 progress("render", result.frames, stop - start)
 
-        frames = iter(reader)
-        while True:
-            with clock("decode"):
-                frame = next(frames, None)
-            if frame is None or frame.index >= stop:
-                break
-            if frame.index < start:
-                continue
-            batch.append(frame)
-            if len(batch) >= batch_size:
-                flush()
-        if batch:
-            flush()
+        # Three stages overlap: decode (thread) -> engine (here) -> composite + encode (thread).
+        depth = 2 * batch_size + 2
+        with Prefetch(decoded(), depth, "vedit-decode") as source, \
+                Sink(output, depth, "vedit-encode") as sink:
+            batch: list = []
+            for item in source:
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    _render_batch(batch, engine, shot, drivings, performances, maps, options,
+                                  sink, result, clock)
+                    batch.clear()
+            if batch:
+                _render_batch(batch, engine, shot, drivings, performances, maps, options, sink,
+                              result, clock)
     timings["render"] = time.perf_counter() - t
     return result
 
@@ -230,40 +308,42 @@ class _StageClock:
 
 
 def _render_batch(batch, engine: Engine, shot: ShotTracks, drivings, performances, maps,
-                  options: MotionOptions, writer, preview, result: EditResult,
-                  clock: _StageClock, main_driving) -> None:
-    """Render a few consecutive frames: one engine call for all their faces (the neural
-    engine batches them), then composite and write each frame in order."""
-    with clock("decode"):
-        rgbs = [f.rgb() for f in batch]
-    jobs = [(k, face) for k, f in enumerate(batch) for face in shot.frame(f.index)
+                  options: MotionOptions, sink: Sink, result: EditResult,
+                  clock: _StageClock) -> None:
+    """Render a few consecutive (frame, rgb) pairs: one engine call for all their faces (the
+    neural engine batches them), then hand each frame's patches to the output stage in order."""
+    jobs = [(k, face) for k, (f, _) in enumerate(batch) for face in shot.frame(f.index)
             if drivings.get(face.track_id) is not None]
     patches: dict[int, list[FacePatch]] = {k: [] for k in range(len(batch))}
     if jobs:
         with clock("engine"):
-            frames = [rgbs[k] for k, _ in jobs]
+            frames = [batch[k][1] for k, _ in jobs]
             faces = [face for _, face in jobs]
             sources = engine.motion(frames, faces)
-            targets = _targets(faces, sources, [batch[k].index for k, _ in jobs], drivings,
+            targets = _targets(faces, sources, [batch[k][0].index for k, _ in jobs], drivings,
                                performances, maps, options)
             rendered = engine.render(frames, faces, sources, targets)
         for (k, face), patch in zip(jobs, rendered, strict=True):
             patches[k].append(patch)
             result.animated_frames[face.track_id] = result.animated_frames.get(
                 face.track_id, 0) + 1
-    main_perf = performances.get(main_driving)
-    for k, frame in enumerate(batch):
-        if not patches[k]:
-            with clock("encode"):
-                writer.write(frame)
-            preview.add(rgbs[k], None, None)
-        else:
-            with clock("composite"):
-                new, changed = composite(rgbs[k], patches[k])
-            with clock("encode"):
-                writer.write(frame, new, changed)
-            preview.add(rgbs[k], main_perf and int(maps[main_driving].indices[frame.index]), new)
-        result.frames += 1
+    for k, (frame, rgb) in enumerate(batch):
+        sink.put((frame, rgb, patches[k]))
+
+
+def _write_frame(frame, rgb: np.ndarray, patches: list[FacePatch], writer: VideoWriter,
+                 preview: PreviewWriter, clock: _StageClock, main_map: DrivingMap | None) -> None:
+    """Composite a frame's faces and write it; untouched frames go out as decoded."""
+    if not patches:
+        with clock("encode"):
+            writer.write(frame)
+        preview.add(rgb, None, None)
+        return
+    with clock("composite"):
+        new, changed = composite(rgb, patches)
+    with clock("encode"):
+        writer.write(frame, new, changed)
+    preview.add(rgb, main_map and int(main_map.indices[frame.index]), new)
 
 
 def _targets(faces, sources, frame_indices, drivings, performances, maps,
