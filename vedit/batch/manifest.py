@@ -20,6 +20,8 @@ Layout::
     JOB/shots/<shot id>/tracks.npz     the shot's face tracks, computed once, shared by chunks
     JOB/shots/<shot id>/chunk-000.json + chunk-000.<ext>   one piece per frame range
     JOB/shots/<shot id>/qa.json + thumbs/*.png
+    JOB/drivings/<engine setup>/*.npz  analysed drivings shared by every chunk and shot
+                                       (vedit.pipeline.driving's cache, written atomically)
 
 Workers write the step manifests of the steps they run (so a retried step's attempt counter
 survives a worker that died mid-step); the client writes job.json and shot.json. Each file has
@@ -154,6 +156,10 @@ class JobFolder:
 
     def thumbs_dir(self, shot_id: str) -> Path:
         return self.shot_dir(shot_id) / "thumbs"
+
+    @property
+    def drivings_dir(self) -> Path:
+        return self.root / "drivings"
 
     def shot_ids(self) -> list[str]:
         folder = self.root / "shots"

@@ -7,8 +7,10 @@ Why this shape:
 * A long shot is split into frame ranges rendered as pieces that keep the shot's timestamps
   (EditConfig.keep_timestamps) and are joined by stream copy (vedit.io.concat_pieces) with the
   source's audio muxed once, so a chunked render equals a single render and cuts cost no
-  re-encode. The driving is analysed over its whole clip in every chunk, so its smoothing is
-  continuous across cuts.
+  re-encode. The driving is analysed over its whole clip, so its smoothing is continuous across
+  cuts; the analysis is cached in the job folder (EditConfig.driving_cache), so the chunks and
+  shots of a driving share one. The join rebases an in/out shot's pieces to its in point, as a
+  single render does.
 * A shot of one chunk renders straight to its final output: the result is exactly what
   `vedit edit` writes for that shot alone (in/out shots start at 0 with their audio window).
 
@@ -28,13 +30,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from vedit.batch.manifest import JobFolder
+from vedit.batch.manifest import JobFolder, key_of
 from vedit.batch.shotlist import ShotList, ShotSpec
 from vedit.pipeline.config import EditConfig
 
 DEFAULT_CHUNK_FRAMES = 500
-"""Frames per chunk when none is given: each chunk re-analyses its drivings (a few seconds),
-so chunks of ~20 s of footage keep that overhead small while still spreading a long shot."""
+"""Frames per chunk when none is given: each chunk has fixed costs (opening the shot, the
+engine's per-shot preparation), so chunks of ~20 s of footage keep them small while still
+spreading a long shot."""
+_NOT_RENDERED = ("driving_cache",)
+"""EditConfig fields that change nothing in the output: left out of keys and job summaries."""
 
 
 @dataclass(frozen=True)
@@ -143,10 +148,11 @@ def _plan_shot(spec: ShotSpec, job: JobFolder, size: int) -> ShotPlan:
     config = spec.config
     shot_id = shot_id_for(config.output)
     folder = job.shot_dir(shot_id)
+    cache = driving_cache_for(config, job)
     if spec.source_frames is None:  # still image: one render, as long as the lead driving
         lead = config.driving or config.all_drivings()[0]
         frames = _frame_count(lead)
-        chunk = ChunkPlan(0, 0, frames, config)
+        chunk = ChunkPlan(0, 0, frames, dataclasses.replace(config, driving_cache=cache))
         return ShotPlan(spec, shot_id, folder, 0, frames, frames, None, (chunk,))
     start, stop = config.frames or (0, spec.source_frames)
     tracks = job.tracks_file(shot_id)
@@ -154,7 +160,8 @@ def _plan_shot(spec: ShotSpec, job: JobFolder, size: int) -> ShotPlan:
     splittable = (config.driving_fit != "trim" and config.preview is None and size > 0
                   and length > size)
     if not splittable:
-        chunk = ChunkPlan(0, start, stop, dataclasses.replace(config, tracks_file=tracks))
+        chunk = ChunkPlan(0, start, stop, dataclasses.replace(config, tracks_file=tracks,
+                                                              driving_cache=cache))
         return ShotPlan(spec, shot_id, folder, start, stop, length, tracks, (chunk,))
     count = -(-length // size)
     bounds = [start + (length * k) // count for k in range(count + 1)]
@@ -162,9 +169,20 @@ def _plan_shot(spec: ShotSpec, job: JobFolder, size: int) -> ShotPlan:
     chunks = tuple(
         ChunkPlan(k, a, b, dataclasses.replace(
             config, output=folder / f"chunk-{k:03d}{suffix}", frames=(a, b),
-            keep_timestamps=True, tracks_file=tracks, preview=None))
+            keep_timestamps=True, tracks_file=tracks, preview=None, driving_cache=cache))
         for k, (a, b) in enumerate(itertools.pairwise(bounds)))
     return ShotPlan(spec, shot_id, folder, start, stop, length, tracks, chunks)
+
+
+def driving_cache_for(config: EditConfig, job: JobFolder) -> Path:
+    """Where a shot's renders keep analysed drivings: the folder the list names, else one in
+    the job per engine setup (the cache's own key sees the engine object, not weights loaded
+    into it; the engine options name them)."""
+    if config.driving_cache is not None:
+        return config.driving_cache
+    options = config_dict(config)["engine_options"]
+    setup = key_of({"engine": config.engine, "options": options})[:12]
+    return job.drivings_dir / f"{config.engine}-{setup}"
 
 
 def _frame_count(path: Path) -> int:
@@ -174,7 +192,11 @@ def _frame_count(path: Path) -> int:
 
 
 def config_dict(config: EditConfig) -> dict[str, Any]:
-    """EditConfig as JSON-friendly data: paths as strings, exact seconds as "num/den"."""
+    """EditConfig as JSON-friendly data: paths as strings, exact seconds as "num/den".
+
+    Fields that change nothing in the output (the driving cache's folder) are left out, so a
+    job's keys do not depend on where its folder is.
+    """
     def conv(value: Any) -> Any:
         if isinstance(value, Path):
             return str(value)
@@ -186,4 +208,5 @@ def config_dict(config: EditConfig) -> dict[str, Any]:
             return [conv(v) for v in value]
         return value
 
-    return {f.name: conv(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    return {f.name: conv(getattr(config, f.name)) for f in dataclasses.fields(config)
+            if f.name not in _NOT_RENDERED}

@@ -41,7 +41,7 @@ from vedit.batch.shotlist import ShotList, load_shot_list
 from vedit.errors import ConfigError
 
 log = logging.getLogger("vedit.batch")
-_FORMAT = 1  # bump when what a step produces changes, so old manifests are not trusted
+_FORMAT = 2  # bump when what a step produces changes, so old manifests are not trusted
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,7 @@ def run_batch(shot_list: str | os.PathLike[str] | ShotList, *,
     display = BatchProgress(console) if progress else NullProgress()
     with _job_lock(plan.job), display, open_cluster(
             workers, scheduler, gpus, allowed_failures=max(1, retries + 1)) as (client, info):
+        _remove_cache_temps(plan.job)
         where = info.dashboard or "none (install bokeh for the Dask dashboard)"
         display.print(f"vedit batch: {len(plan.shots)} shots, {plan.total_frames} frames, "
                       f"{info.workers} workers at {info.address}")
@@ -439,6 +440,14 @@ def _remove_partials(plan: ShotPlan) -> None:
         stale.unlink(missing_ok=True)
     for stale in plan.folder.glob(".*.tmp"):
         stale.unlink(missing_ok=True)
+
+
+def _remove_cache_temps(job: JobFolder) -> None:
+    """Temporary driving-cache files left by workers that were killed mid-write (the job lock
+    says no other run is writing there)."""
+    if job.drivings_dir.is_dir():
+        for stale in job.drivings_dir.glob("*/.*.tmp"):
+            stale.unlink(missing_ok=True)
 
 
 def _write_job(plan: JobPlan, info: ClusterInfo, outcomes: list[ShotOutcome] | None,

@@ -165,9 +165,7 @@ def run_join(shot_id: str, *, config, pieces: Sequence[Path], frames: tuple[int,
         if len(pieces) > 1:
             from vedit.io import concat_pieces
 
-            audio = config.source if config.audio else None
-            concat_pieces(list(pieces), config.output, audio_from=audio,
-                          audio_window=_audio_window(config, frames) if audio else None)
+            concat_pieces(list(pieces), config.output, **_join_timing(config, frames))
         join_s = time.perf_counter() - t0
         output_hash = fingerprint(config.output)
         merged = qa.merge_results(chunk_results)
@@ -186,23 +184,20 @@ def run_join(shot_id: str, *, config, pieces: Sequence[Path], frames: tuple[int,
     return _run_step(manifest, step_key, {"step": "join", "shot": shot_id}, work)
 
 
-def _audio_window(config, frames: tuple[int, int]) -> tuple[Fraction, Fraction] | None:
-    """The audio range a single render of this shot would carry (as vedit.pipeline.edit does).
+def _join_timing(config, frames: tuple[int, int]) -> dict[str, Any]:
+    """concat_pieces options that time the joined file as a single render of the shot would be
+    (as vedit.pipeline.edit does): the pieces' exact timestamps (their containers may have
+    rounded them), and for an in/out shot the rebase to its in point and the audio window."""
+    from vedit.io import frame_pts, open_video
 
-    Pieces keep the shot's own timestamps and concat_pieces does not move them, while its
-    audio window shifts audio by the window's start: so the window always starts at 0 here,
-    which keeps picture and sound in sync (an in point past 0 then carries the audio before
-    it too, where a single render would start both at 0).
-    """
-    if config.frames is None:
-        return None
-    from vedit.io import frame_pts
-
+    audio = config.source if config.audio else None
     pts = frame_pts(config.source)
-    from vedit.io import open_video
-
     with open_video(config.source) as reader:
         time_base = reader.info.time_base
-    stop = frames[1]
+    start, stop = frames
+    if config.frames is None:
+        return {"audio_from": audio, "timestamps": (pts[start:stop], time_base)}
+    t_start = (pts[start] - pts[0]) * time_base
     t_stop = (pts[stop] - pts[0]) * time_base if stop < len(pts) else Fraction(10**9)
-    return (Fraction(0), t_stop)
+    return {"audio_from": audio, "audio_window": (t_start, t_stop) if audio else None,
+            "rebase": t_start, "timestamps": (pts[start:stop], time_base)}

@@ -102,6 +102,7 @@ class LivePortraitEngine(Engine):
         from vedit.models.liveportrait import LivePortraitNet
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._weights, self._dtype = Path(weights), dtype
         self.net = LivePortraitNet.from_dir(weights, device=device, dtype=_DTYPES[dtype])
         self.device = torch.device(device)
         self.batch_size = max(1, int(batch_size))
@@ -112,6 +113,14 @@ class LivePortraitEngine(Engine):
         self.source_eye_retargeting = source_eye_retargeting
         self.normalize_lip = normalize_lip
         self._eye_targets: dict[int, float] = {}
+
+    def cache_identity(self) -> dict:
+        """What the driving cache must tell apart: which weight files (size, mtime), dtype."""
+        root = self._weights
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        return {"dtype": self._dtype, "weights": [
+            (str(f.relative_to(root)) if root.is_dir() else f.name, f.stat().st_size,
+             f.stat().st_mtime_ns) for f in files if f.is_file()]}
 
     def prepare_shot(self, shot, frame_at) -> None:
         """Per track: the eye-opening target of source-video eye retargeting (first frame)."""

@@ -42,6 +42,9 @@ class EditConfig:
             job); skips pass 1. Chunks of one shot share it, so they render identically.
         keep_timestamps: with `frames`, keep the shot's own timestamps and write no audio: the
             output is a piece to be joined (vedit.io.concat_pieces), not a clip of its own.
+        driving_cache: folder where analysed drivings are kept and looked up
+            (vedit.pipeline.driving): renders that share a driving (chunks and shots of a
+            batch) analyse it once. It changes nothing in the output.
     """
 
     source: Path
@@ -66,6 +69,7 @@ class EditConfig:
     tracker_options: Mapping[str, Any] = field(default_factory=dict)
     tracks_file: Path | None = None
     keep_timestamps: bool = False
+    driving_cache: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", Path(self.source))
@@ -75,6 +79,8 @@ class EditConfig:
         object.__setattr__(self, "face_drivings",
                            {int(k): Path(v) for k, v in dict(self.face_drivings).items()})
         object.__setattr__(self, "driving_offset", Fraction(self.driving_offset))
+        if self.driving_cache is not None:
+            object.__setattr__(self, "driving_cache", Path(self.driving_cache))
         if self.driving is None and not self.face_drivings:
             raise ConfigError(None, "no driving performance given (use -d DRIVING or "
                                     "--face ID=DRIVING)")

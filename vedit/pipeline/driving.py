@@ -2,13 +2,29 @@
 
 Only keypoints are kept (a few KB per frame), never pictures, so a long driving clip costs
 little memory, and one analysis serves every face and shot it drives.
+
+Analysing a driving (tracking + engine motion of every frame) costs seconds, and a batch would
+pay it again in every chunk and shot the driving appears in. With a cache folder, the result is
+stored once as an .npz (plain arrays plus a JSON string, loaded with pickle refused) under a
+key of everything it depends on: the file's content identity, the engine and its settings,
+smoothing, reference, lip mask and tracker options. Entries are written to a temporary name and
+renamed, so concurrent workers see a whole entry or none; an unreadable one is recomputed.
 """
 from __future__ import annotations
 
+import dataclasses
+import enum
+import hashlib
+import json
 import logging
+import os
+import re
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,13 +73,40 @@ class DrivingPerformance:
 
 def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
                     reference: str | int = "first", lip_mask: np.ndarray | None = None,
-                    tracker_options: dict | None = None,
-                    progress=None) -> DrivingPerformance:
+                    tracker_options: dict | None = None, progress=None,
+                    cache_dir: Path | None = None) -> DrivingPerformance:
     """Track a driving clip, read its main face's motion per frame, and smooth it.
+
+    Args:
+        cache_dir: folder of analysed drivings (see the module docstring): an analysis done
+            before with the same file, engine and options is loaded instead of redone.
 
     Raises:
         InputError: the clip is unreadable or shows no face at all.
     """
+    if cache_dir is None:
+        return _analyse(path, engine, smoothing, reference, lip_mask, tracker_options, progress)
+    key = driving_key(path, engine, smoothing=smoothing, reference=reference,
+                      lip_mask=lip_mask, tracker_options=tracker_options)
+    entry = _entry_path(Path(cache_dir), Path(path), key)
+    found = _load_entry(entry, key, Path(path))
+    if found is not None:
+        log.info("%s: driving analysis loaded from %s", path, entry)
+        if progress is not None:
+            progress("driving", found.count, found.count)
+        return found
+    performance = _analyse(path, engine, smoothing, reference, lip_mask, tracker_options,
+                           progress)
+    try:
+        _write_entry(entry, _to_arrays(performance, key))
+    except OSError as exc:
+        log.warning("%s: cannot store the driving analysis (%s); it is not cached", entry, exc)
+    return performance
+
+
+def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
+             lip_mask: np.ndarray | None, tracker_options: dict | None,
+             progress) -> DrivingPerformance:
     config = TrackerConfig(**(tracker_options or {}))
     per_frame: list[list] = []
     motions: dict[int, dict[int, KeypointMotion]] = {}
@@ -112,3 +155,161 @@ def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
     return DrivingPerformance(path=Path(path), fps=fps, count=count, smoothed=smoothed,
                               reference=smoothed.raw.frame(ref_index), reference_index=ref_index,
                               held=held)
+
+
+# -- cache ------------------------------------------------------------------------------------
+CACHE_FORMAT = 1
+"""Bump when what an entry holds or how the analysis works changes: old entries then miss."""
+_HEAD_TAIL = 1 << 20
+_TRACK_FIELDS = ("canonical", "rotation", "expression", "scale", "translation")
+_MOTION_FIELDS = ("canonical", "rotation", "expression", "translation")
+
+
+def driving_key(path: Path, engine: Engine, *, smoothing: str = "paper",
+                reference: str | int = "first", lip_mask: np.ndarray | None = None,
+                tracker_options: dict | None = None) -> str:
+    """Cache key of an analysis: a hash of everything its result depends on."""
+    from vedit import __version__
+
+    data = {
+        "format": CACHE_FORMAT,
+        "vedit": __version__,
+        "file": file_identity(Path(path)),
+        "engine": engine_identity(engine),
+        "smoothing": _plain(SmoothingOptions(smoothing)),
+        "reference": reference,
+        "lip_mask": _plain(None if lip_mask is None else np.asarray(lip_mask)),
+        "tracker": _plain(TrackerConfig(**(tracker_options or {}))),
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def file_identity(path: Path) -> dict[str, Any]:
+    """Size, mtime and a hash of the first and last MiB: cheap, and a changed file misses.
+
+    Raises:
+        InputError: the file cannot be read.
+    """
+    try:
+        st = path.stat()
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            digest.update(fh.read(_HEAD_TAIL))
+            if st.st_size > _HEAD_TAIL:
+                fh.seek(max(_HEAD_TAIL, st.st_size - _HEAD_TAIL))
+                digest.update(fh.read())
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest()}
+
+
+def engine_identity(engine: Engine) -> dict[str, Any]:
+    """What of an engine can change the motion it reads: name, conventions, settings.
+
+    Settings are the engine's public attributes (private ones hold per-shot state). An engine
+    whose motion depends on more than those (weights read into a network) can say so with a
+    `cache_identity()` method returning JSON-able data.
+    """
+    kind = type(engine)
+    data: dict[str, Any] = {
+        "name": engine.name, "class": f"{kind.__module__}.{kind.__qualname__}",
+        "conventions": _plain(engine.motion_conventions()),
+        "settings": {k: _plain(v) for k, v in sorted(vars(engine).items())
+                     if not k.startswith("_")},
+    }
+    identity = getattr(engine, "cache_identity", None)
+    if callable(identity):
+        data["identity"] = _plain(identity())
+    return data
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able form of a setting; arrays by content hash, other objects by their repr (one
+    that shows an address differs per object: a miss, never a wrong hit)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if isinstance(value, (Path, Fraction)):
+        return str(value)
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return {"shape": list(data.shape), "dtype": str(data.dtype),
+                "sha256": hashlib.sha256(data.tobytes()).hexdigest()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    return f"{type(value).__module__}.{type(value).__qualname__}:{value!r}"
+
+
+def _entry_path(folder: Path, driving: Path, key: str) -> Path:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", driving.stem)[:40] or "driving"
+    return folder / f"{stem}-{key}.npz"
+
+
+def _to_arrays(perf: DrivingPerformance, key: str) -> dict[str, np.ndarray]:
+    """Every array of a performance, exactly, plus its scalars as one JSON string."""
+    arrays: dict[str, np.ndarray] = {}
+    for prefix, track in (("track", perf.smoothed.track), ("raw", perf.smoothed.raw)):
+        for name in _TRACK_FIELDS:
+            arrays[f"{prefix}_{name}"] = getattr(track, name)
+    for name in _MOTION_FIELDS:
+        arrays[f"reference_{name}"] = getattr(perf.reference, name)
+    arrays["reference_scale"] = np.asarray(perf.reference.scale, dtype=np.float64)
+    arrays["smoothed_held"] = perf.smoothed.held
+    arrays["held"] = perf.held
+    meta = {"format": CACHE_FORMAT, "key": key, "fps": [perf.fps.numerator, perf.fps.denominator],
+            "count": perf.count, "reference_index": perf.reference_index}
+    arrays["meta"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def _from_arrays(data, meta: dict[str, Any], path: Path) -> DrivingPerformance:
+    tracks = {prefix: MotionTrack(**{name: data[f"{prefix}_{name}"] for name in _TRACK_FIELDS})
+              for prefix in ("track", "raw")}
+    smoothed = SmoothedTrack(track=tracks["track"], raw=tracks["raw"],
+                             held=data["smoothed_held"])
+    reference = KeypointMotion(scale=float(data["reference_scale"]),
+                               **{name: data[f"reference_{name}"] for name in _MOTION_FIELDS})
+    return DrivingPerformance(path=path, fps=Fraction(*meta["fps"]), count=int(meta["count"]),
+                              smoothed=smoothed, reference=reference,
+                              reference_index=int(meta["reference_index"]),
+                              held=data["held"])
+
+
+def _load_entry(entry: Path, key: str, path: Path) -> DrivingPerformance | None:
+    """The cached performance, or None when there is none or it cannot be trusted."""
+    if not entry.is_file():
+        return None
+    try:
+        with np.load(entry, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
+                raise ValueError("entry made for another key")
+            return _from_arrays(data, meta, path)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        log.warning("%s: unreadable driving cache entry (%s); analysing the driving again",
+                    entry, exc)
+        return None
+
+
+def _write_entry(entry: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write atomically: a temporary file in the same folder, fsync'ed, then renamed."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, entry)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

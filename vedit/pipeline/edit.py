@@ -151,6 +151,7 @@ class _DrivingAnalysis:
             path: analyse_driving(path, self._engine, smoothing=self._smoothing,
                                   reference=config.reference, lip_mask=self._lip_mask,
                                   tracker_options=dict(config.tracker_options),
+                                  cache_dir=config.driving_cache,
                                   progress=lambda _s, done, total, key=path:
                                   self._report(key, done, total))
             for path in config.all_drivings()
