@@ -122,3 +122,52 @@ def test_a_corrupt_entry_is_recomputed(analysed, engine, tmp_path, caplog):
     _assert_identical(first, again)
     with np.load(entry, allow_pickle=False) as data:  # rewritten whole
         assert "meta" in data.files
+
+
+# -- analysing only the start of a driving ----------------------------------------------------
+@pytest.mark.parametrize("smoothing", ["paper", "one_euro"])
+def test_frame_limit_gives_the_full_analysis_on_the_frames_a_shot_can_use(
+        media, engine, analysed, smoothing):
+    """A shot shorter than its driving uses only the driving's start; analysing just that much
+    must not change any frame it uses (the paper's smoothing looks one frame ahead)."""
+    path, _, full_paper = analysed
+    lip = engine.expression_mask("lip")
+    full = full_paper if smoothing == "paper" else analyse_driving(
+        path, engine, smoothing=smoothing, lip_mask=lip)
+    part = analyse_driving(path, engine, smoothing=smoothing, lip_mask=lip, frame_limit=60)
+    assert (part.count, part.complete, full.complete) == (60, False, True)
+    assert full.count > 200
+    usable = part.count - 1  # the last analysed frame lacks its look-ahead
+    for name in ("expression", "rotation", "scale", "translation"):
+        np.testing.assert_array_equal(getattr(part.track, name)[:usable],
+                                      getattr(full.track, name)[:usable])
+    assert part.reference_index == full.reference_index == 0
+    np.testing.assert_array_equal(part.reference.expression, full.reference.expression)
+
+
+def test_frame_limit_refuses_the_kalman_smoother(media, engine):
+    with pytest.raises(ValueError, match="causal"):
+        analyse_driving(media / "d11.mp4", engine, smoothing="kalman", frame_limit=10)
+
+
+def test_edit_analyses_the_whole_driving_when_the_shot_needs_more(media, engine, monkeypatch):
+    """The up-front limit comes from probed durations; when the shot's real timeline reaches
+    past it, the driving is analysed in full before any frame is rendered."""
+    from vedit.motion import map_driving
+    from vedit.pipeline.config import EditConfig
+    from vedit.pipeline.edit import _DrivingAnalysis
+
+    config = EditConfig(source=media / "two_faces.mp4", output=media / "unused.mkv",
+                        driving=media / "d11.mp4")
+    analysis = _DrivingAnalysis(config, engine, "paper", engine.expression_mask("lip"),
+                                None, {})
+    limit = analysis._frame_limit(config.driving)
+    assert 100 <= limit <= 115, "two_faces lasts 4.04 s, d11 runs at ~25 fps"
+    short = analysis._analyse(config.driving, 30)
+    performances = {config.driving: short}
+    fits = {config.driving: map_driving(20, short.fps, short.count, short.fps)}
+    assert analysis.complete(performances, fits) == []
+    too_long = {config.driving: map_driving(40, short.fps, short.count, short.fps)}
+    assert analysis.complete(performances, too_long) == [config.driving]
+    assert performances[config.driving].complete
+    assert performances[config.driving].count > 200

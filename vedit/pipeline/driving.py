@@ -56,6 +56,7 @@ class DrivingPerformance:
         reference: the reference motion (Eq. 8's driving frame 0).
         reference_index: which driving frame that is.
         held: (count,) bool, frames without a face (their motion is held from the last good).
+        complete: False when only the first `count` frames were analysed (`frame_limit`).
     """
 
     path: Path
@@ -65,6 +66,7 @@ class DrivingPerformance:
     reference: KeypointMotion
     reference_index: int
     held: np.ndarray
+    complete: bool = True
 
     @property
     def track(self) -> MotionTrack:
@@ -74,18 +76,27 @@ class DrivingPerformance:
 def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
                     reference: str | int = "first", lip_mask: np.ndarray | None = None,
                     tracker_options: dict | None = None, progress=None,
-                    cache_dir: Path | None = None) -> DrivingPerformance:
+                    cache_dir: Path | None = None,
+                    frame_limit: int | None = None) -> DrivingPerformance:
     """Track a driving clip, read its main face's motion per frame, and smooth it.
 
     Args:
         cache_dir: folder of analysed drivings (see the module docstring): an analysis done
             before with the same file, engine and options is loaded instead of redone.
+        frame_limit: analyse at most this many frames (a shot shorter than its driving needs
+            only the start of it); the result says `complete=False` when it stopped early.
+            Only for smoothing that does not look further ahead than one frame (not kalman),
+            and never stored in the cache.
 
     Raises:
         InputError: the clip is unreadable or shows no face at all.
     """
-    if cache_dir is None:
-        return _analyse(path, engine, smoothing, reference, lip_mask, tracker_options, progress)
+    if frame_limit is not None and smoothing == "kalman":
+        raise ValueError("frame_limit needs a causal smoothing (the Kalman smoother looks at "
+                         "the whole clip)")
+    if cache_dir is None or frame_limit is not None:
+        return _analyse(path, engine, smoothing, reference, lip_mask, tracker_options, progress,
+                        frame_limit)
     key = driving_key(path, engine, smoothing=smoothing, reference=reference,
                       lip_mask=lip_mask, tracker_options=tracker_options)
     entry = _entry_path(Path(cache_dir), Path(path), key)
@@ -106,7 +117,7 @@ def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
 
 def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
              lip_mask: np.ndarray | None, tracker_options: dict | None,
-             progress) -> DrivingPerformance:
+             progress, frame_limit: int | None = None) -> DrivingPerformance:
     config = TrackerConfig(**(tracker_options or {}))
     per_frame: list[list] = []
     motions: dict[int, dict[int, KeypointMotion]] = {}
@@ -123,7 +134,14 @@ def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
 
     with open_video(path) as reader, create_tracker(config, float(reader.info.fps)) as tracker:
         fps = reader.info.fps
+        total = reader.info.frame_count
+        if frame_limit is not None and total is not None:
+            total = min(total, frame_limit)
+        complete = True
         for frame in reader:
+            if frame_limit is not None and frame.index >= frame_limit:
+                complete = False
+                break
             rgb = frame.rgb()
             faces = tracker.update(rgb)
             per_frame.append(faces)
@@ -131,7 +149,7 @@ def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
             if len(pending) >= batch_size:
                 flush()
             if progress is not None:
-                progress("driving", frame.index + 1, reader.info.frame_count)
+                progress("driving", frame.index + 1, total)
         flush()
         width, height = reader.info.width, reader.info.height
     shot = ShotTracks.from_observations(per_frame, width, height, fps, str(path))
@@ -154,7 +172,7 @@ def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
                     path, int(held.sum()), count)
     return DrivingPerformance(path=Path(path), fps=fps, count=count, smoothed=smoothed,
                               reference=smoothed.raw.frame(ref_index), reference_index=ref_index,
-                              held=held)
+                              held=held, complete=complete)
 
 
 # -- cache ------------------------------------------------------------------------------------

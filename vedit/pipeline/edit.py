@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from vedit.engines import create_engine
 from vedit.engines.base import Engine, FacePatch
 from vedit.errors import ConfigError, InputError
 from vedit.faces import ShotTracks, TrackerConfig, create_tracker, track_frames
-from vedit.io import VideoWriter, frame_pts, is_image, open_video, read_image
+from vedit.io import VideoWriter, frame_pts, is_image, open_video, probe, read_image
 from vedit.io.info import ColourTags, VideoInfo
 from vedit.motion import DrivingMap, MotionOptions, compose, map_driving, still_source_timeline
 from vedit.pipeline.config import EditConfig
@@ -144,20 +145,54 @@ class _DrivingAnalysis:
             raise self._future.exception()
         self._report("source", done, total)
 
+    def complete(self, performances: dict[Path, DrivingPerformance],
+                 maps: dict[Path, DrivingMap]) -> list[Path]:
+        """Analyse in full the drivings whose analysed start turned out too short for the shot
+        (the probe's duration was off). Returns their paths; `performances` is updated."""
+        short = [path for path, perf in performances.items()
+                 if not perf.complete and int(maps[path].indices.max()) + 2 > perf.count]
+        for path in short:
+            log.debug("%s: the shot needs more than the first %d driving frames; analysing "
+                      "all of it", path, performances[path].count)
+            performances[path] = self._analyse(path, None)
+        return short
+
     def _analyse_all(self) -> dict[Path, DrivingPerformance]:
         t0 = time.perf_counter()
-        config = self._config
-        performances = {
-            path: analyse_driving(path, self._engine, smoothing=self._smoothing,
-                                  reference=config.reference, lip_mask=self._lip_mask,
-                                  tracker_options=dict(config.tracker_options),
-                                  cache_dir=config.driving_cache,
-                                  progress=lambda _s, done, total, key=path:
-                                  self._report(key, done, total))
-            for path in config.all_drivings()
-        }
+        performances = {path: self._analyse(path, self._frame_limit(path))
+                        for path in self._config.all_drivings()}
         self._timings["drivings"] = time.perf_counter() - t0
         return performances
+
+    def _analyse(self, path: Path, frame_limit: int | None) -> DrivingPerformance:
+        config = self._config
+        return analyse_driving(path, self._engine, smoothing=self._smoothing,
+                               reference=config.reference, lip_mask=self._lip_mask,
+                               tracker_options=dict(config.tracker_options),
+                               cache_dir=config.driving_cache, frame_limit=frame_limit,
+                               progress=lambda _s, done, total: self._report(path, done, total))
+
+    def _frame_limit(self, path: Path) -> int | None:
+        """How many driving frames the shot can use, when that is known up front: a driving
+        longer than its shot is analysed only as far as the shot reaches (plus a margin).
+
+        Only where the answer cannot change the frames that are used: `hold` fit, a reference
+        that is not searched for, causal smoothing, and no cache (the cache keeps whole clips
+        for every shot of a job). `complete()` checks it once the shot's timeline is known.
+        """
+        config = self._config
+        if (config.driving_cache is not None or config.driving_fit != "hold"
+                or config.reference == "neutral" or self._smoothing == "kalman"
+                or is_image(config.source)):
+            return None
+        source, driving = probe(config.source).video, probe(path).video
+        if source is None or driving is None or source.duration is None:
+            return None
+        seconds = source.duration - (config.driving_offset or 0)
+        limit = math.ceil(max(seconds, 0) * driving.fps) + _LIMIT_MARGIN
+        if isinstance(config.reference, int):
+            limit = max(limit, config.reference + 2)
+        return limit
 
     def _report(self, key: object, done: int, total: int | None) -> None:
         if self._cancel.is_set():
@@ -169,6 +204,10 @@ class _DrivingAnalysis:
             totals = [t for _, t in self._counts.values()]
             self._progress("analyse", sum(d for d, _ in self._counts.values()),
                            None if None in totals else sum(totals))
+
+
+_LIMIT_MARGIN = 8
+"""Driving frames analysed past the shot's probed end: rates and durations are rounded."""
 
 
 class _Cancelled(Exception):
@@ -220,11 +259,16 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
         msg = f"{config.source}: no face found in the shot; it is written unchanged"
         log.warning(msg)
         result.warnings.append(msg)
-    maps: dict[Path, DrivingMap] = {
-        path: map_driving(n, info.fps, perf.count, perf.fps, config.driving_fit,
-                          config.driving_offset, source_pts=pts, time_base=info.time_base)
-        for path, perf in performances.items()
-    }
+
+    def map_all() -> dict[Path, DrivingMap]:
+        return {path: map_driving(n, info.fps, perf.count, perf.fps, config.driving_fit,
+                                  config.driving_offset, source_pts=pts,
+                                  time_base=info.time_base)
+                for path, perf in performances.items()}
+
+    maps = map_all()
+    if analysis.complete(performances, maps):
+        maps = map_all()
     drivings = {tid: config.driving_for(tid) for tid in shot.ids}
     result.drivings = {tid: str(p) for tid, p in drivings.items() if p is not None}
     out_count = min((m.output_count for m in maps.values()), default=n)
