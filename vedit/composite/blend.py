@@ -106,6 +106,6 @@ def composite(
         base = dst.astype(np.float32)
         blended = base + alpha[..., None] * (patch.rgb[rows, cols].astype(np.float32) - base)
         result = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-        dst[on] = result[on]
+        np.copyto(dst, result, where=on[..., None])
         changed[fy0:fy1, fx0:fx1] |= on
     return out, changed

@@ -231,13 +231,16 @@ class VideoWriter:
             patch = self._rgb_to_yuv(rgb[y0:y1, x0:x1], fmt)
             out = av.VideoFrame(src.width, src.height, fmt)
             deep = max(c.bits for c in src.format.components) > 8
+            masks: dict[tuple[int, int], np.ndarray] = {}
             for p_src, p_patch, p_out in zip(src.planes, patch.planes, out.planes, strict=True):
                 dst = _plane_view(p_out, deep)
                 dst[...] = _plane_view(p_src, deep)
                 new = _plane_view(p_patch, deep)
+                if new.shape not in masks:
+                    masks[new.shape] = _plane_mask(changed[y0:y1, x0:x1], new.shape)
                 fy, fx = -(-src.height // p_src.height), -(-src.width // p_src.width)
                 region = dst[y0 // fy: y0 // fy + new.shape[0], x0 // fx: x0 // fx + new.shape[1]]
-                np.copyto(region, new, where=_plane_mask(changed[y0:y1, x0:x1], new.shape))
+                np.copyto(region, new, where=masks[new.shape])
         out.colorspace = src.colorspace
         out.color_range = src.color_range
         return out
