@@ -99,3 +99,23 @@ def test_sink_drops_queued_items_when_the_producer_fails():
         raise RuntimeError("engine failed")
     assert len(seen) <= 5
     assert seen == list(range(len(seen)))
+
+
+def test_inline_stages_run_in_the_callers_thread_with_the_same_results():
+    here = threading.current_thread().name
+    seen, threads = [], set()
+
+    def items():
+        for i in range(10):
+            threads.add(threading.current_thread().name)
+            yield i
+
+    def consume(item):
+        threads.add(threading.current_thread().name)
+        seen.append(item)
+
+    with Prefetch(items(), threaded=False) as source, Sink(consume, threaded=False) as sink:
+        for item in source:
+            sink.put(item * 2)
+    assert seen == [2 * i for i in range(10)]
+    assert threads == {here}

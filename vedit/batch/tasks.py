@@ -49,6 +49,23 @@ def configure_worker_threads() -> None:
     _configured = True
 
 
+def overlap_stages(config) -> bool:
+    """Whether a worker runs decode, engine and encode in overlapping threads.
+
+    A CPU worker owns one core (workers are sized one per core, see configure_worker_threads):
+    the other cores run other workers, so more threads would only contend. A GPU worker has
+    the GPU besides its core, and overlapping hides decoding and encoding behind the networks.
+    """
+    if config.engine == "embedded":
+        return False
+    device = dict(config.engine_options).get("device")
+    if device:
+        return str(device).startswith("cuda")
+    import torch
+
+    return torch.cuda.is_available()
+
+
 class _Reporter:
     """edit()'s progress callback, forwarded to the client as Dask events (throttled)."""
 
@@ -135,7 +152,8 @@ def run_chunk(shot_id: str, step: str, config, frames: tuple[int, int], manifest
         if crash_marker is not None and not os.path.exists(crash_marker):
             Path(crash_marker).write_text(f"{os.getpid()} attempt {attempt}\n")
             os._exit(17)
-        result = edit(config, progress=_Reporter(shot_id, step))
+        result = edit(config, progress=_Reporter(shot_id, step),
+                      overlap=overlap_stages(config))
         summary = {"frames": result.frames, "faces": list(result.faces),
                    "animated_frames": {str(k): v for k, v in result.animated_frames.items()},
                    "drivings": {str(k): v for k, v in result.drivings.items()},

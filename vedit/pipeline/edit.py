@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -58,13 +58,16 @@ class EditResult:
 
 
 def edit(config: EditConfig, progress: Progress | None = None,
-         engine: Engine | None = None) -> EditResult:
+         engine: Engine | None = None, overlap: bool = True) -> EditResult:
     """Render one shot. The output file appears only when complete.
 
     Args:
         config: what to render (see EditConfig).
         progress: optional callback, see Progress.
         engine: an engine to reuse (batch workers keep one); made from config when None.
+        overlap: run decoding, the engine and encoding (and the drivings' analysis beside the
+            source's tracking) in threads that overlap; False runs them one after another in
+            this thread (a farm worker that owns one core). The result is the same.
 
     Raises:
         InputError: a source or driving is missing, corrupt or shows no face.
@@ -80,12 +83,14 @@ def edit(config: EditConfig, progress: Progress | None = None,
         options = _motion_options(config, engine, conventions)
         lip_mask = engine.expression_mask("lip")
         smoothing = conventions.get("smoothing", config.smoothing)
-        analysis = _DrivingAnalysis(config, engine, smoothing, lip_mask, progress, timings)
+        analysis = _DrivingAnalysis(config, engine, smoothing, lip_mask, progress, timings,
+                                    threaded=overlap)
         with analysis:
             if is_image(config.source):
                 result = _edit_still(config, engine, options, analysis.result(), progress)
             else:
-                result = _edit_video(config, engine, options, analysis, progress, timings)
+                result = _edit_video(config, engine, options, analysis, progress, timings,
+                                     overlap)
     finally:
         if own_engine:
             engine.close()
@@ -117,32 +122,42 @@ class _DrivingAnalysis:
 
     def __init__(self, config: EditConfig, engine: Engine, smoothing: str,
                  lip_mask: np.ndarray | None, progress: Progress | None,
-                 timings: dict[str, float]) -> None:
+                 timings: dict[str, float], threaded: bool = True) -> None:
         self._config, self._engine = config, engine
         self._smoothing, self._lip_mask = smoothing, lip_mask
         self._progress, self._timings = progress, timings
         self._counts: dict[object, tuple[int, int | None]] = {}
         self._lock = threading.Lock()
         self._cancel = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vedit-drivings")
-        self._future = None
+        self._threaded = threaded
+        self._pool = None
+        self._future: Future | None = None
+        self._performances: dict[Path, DrivingPerformance] | None = None
 
     def __enter__(self) -> _DrivingAnalysis:
-        self._future = self._pool.submit(self._analyse_all)
+        if self._threaded:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vedit-drivings")
+            self._future = self._pool.submit(self._analyse_all)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self._cancel.set()
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def result(self) -> dict[Path, DrivingPerformance]:
-        return self._future.result()
+        if self._future is not None:
+            return self._future.result()
+        if self._performances is None:
+            self._performances = self._analyse_all()
+        return self._performances
 
     def track_progress(self, stage: str, done: int, total: int | None) -> None:
         """Progress of the source's tracking; stops it early when a driving already failed."""
-        if self._future.done() and self._future.exception() is not None:
-            raise self._future.exception()
+        future = self._future
+        if future is not None and future.done() and future.exception() is not None:
+            raise future.exception()
         self._report("source", done, total)
 
     def complete(self, performances: dict[Path, DrivingPerformance],
@@ -235,7 +250,7 @@ def track_source(config: EditConfig, progress: Progress | None = None
 
 def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
                 analysis: _DrivingAnalysis, progress: Progress | None,
-                timings: dict[str, float]) -> EditResult:
+                timings: dict[str, float], overlap: bool = True) -> EditResult:
     t = time.perf_counter()
     if config.tracks_file is not None:
         shot = ShotTracks.load(config.tracks_file)
@@ -321,8 +336,8 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
 
         # Three stages overlap: decode (thread) -> engine (here) -> composite + encode (thread).
         depth = 2 * batch_size + 2
-        with Prefetch(decoded(), depth, "vedit-decode") as source, \
-                Sink(output, depth, "vedit-encode") as sink:
+        with Prefetch(decoded(), depth, "vedit-decode", overlap) as source, \
+                Sink(output, depth, "vedit-encode", overlap) as sink:
             batch: list = []
             for item in source:
                 batch.append(item)

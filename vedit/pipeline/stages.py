@@ -4,6 +4,9 @@ FFmpeg's codecs, OpenCV, NumPy, torch and MediaPipe release the GIL in their hea
 thread per stage keeps the cores (or a GPU and the CPU) busy at once. Every stage still handles
 its items in order, one at a time, so the result is the same as running the stages one after
 another. Queues are bounded: memory stays flat however long the shot.
+
+`threaded=False` runs a stage inline in the caller's thread instead: for a render-farm worker
+that owns one core, where more threads only contend (other workers use the other cores).
 """
 from __future__ import annotations
 
@@ -25,11 +28,16 @@ class StageError(RuntimeError):
 class _Stage:
     """A thread, a bounded queue and a stop flag, with the thread's error kept for re-raise."""
 
-    def __init__(self, depth: int, name: str) -> None:
+    def __init__(self, depth: int, name: str, threaded: bool = True) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self._threaded = threaded
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _start(self) -> None:
+        if self._threaded:
+            self._thread.start()
 
     def _run(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -55,7 +63,8 @@ class _Stage:
 
     def _stop_and_join(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._threaded:
+            self._thread.join()
 
 
 class Prefetch(_Stage, Generic[T]):
@@ -65,8 +74,9 @@ class Prefetch(_Stage, Generic[T]):
     the consumer at the point where the item would have come.
     """
 
-    def __init__(self, items: Iterable[T], depth: int = 4, name: str = "vedit-prefetch") -> None:
-        super().__init__(depth, name)
+    def __init__(self, items: Iterable[T], depth: int = 4, name: str = "vedit-prefetch",
+                 threaded: bool = True) -> None:
+        super().__init__(depth, name, threaded)
         self._items = items
 
     def _run(self) -> None:
@@ -79,6 +89,9 @@ class Prefetch(_Stage, Generic[T]):
         self._offer(_DONE)
 
     def __iter__(self) -> Iterator[T]:
+        if not self._threaded:
+            yield from self._items
+            return
         while True:
             item = self._take()
             if item is _DONE:
@@ -88,7 +101,7 @@ class Prefetch(_Stage, Generic[T]):
             yield item  # type: ignore[misc]
 
     def __enter__(self) -> Prefetch[T]:
-        self._thread.start()
+        self._start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -104,8 +117,8 @@ class Sink(_Stage, Generic[T]):
     """
 
     def __init__(self, consume: Callable[[T], None], depth: int = 4,
-                 name: str = "vedit-sink") -> None:
-        super().__init__(depth, name)
+                 name: str = "vedit-sink", threaded: bool = True) -> None:
+        super().__init__(depth, name, threaded)
         self._consume = consume
 
     def _run(self) -> None:
@@ -121,6 +134,9 @@ class Sink(_Stage, Generic[T]):
                 return
 
     def put(self, item: T) -> None:
+        if not self._threaded:
+            self._consume(item)
+            return
         if not self._offer(item) or self._error is not None:
             self._raise()
 
@@ -130,10 +146,12 @@ class Sink(_Stage, Generic[T]):
         raise StageError("the output stage stopped")
 
     def __enter__(self) -> Sink[T]:
-        self._thread.start()
+        self._start()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._threaded:
+            return
         if exc_type is not None:
             self._stop_and_join()
             return
