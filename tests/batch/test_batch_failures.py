@@ -111,9 +111,12 @@ def test_a_shot_failing_at_render_time_fails_alone(short_media, cluster, tmp_pat
     assert states["ok"].state == "done"
     assert states["noface"].state == "failed" and "no face" in states["noface"].error
     assert states["id5"].state == "failed" and "tracks" in states["id5"].error
-    # A render-time failure is not retried: it is a property of the inputs.
-    chunk = json.loads(next((job / "shots").glob("noface-*/chunk-000.json")).read_text())
-    assert chunk["attempts"] == 1 and chunk["state"] == "failed"
+    # A render-time failure is not retried: it is a property of the inputs. The driving fails
+    # in its own analysis step, before any chunk of the shot is rendered.
+    drivings = [json.loads(p.read_text()) for p in (job / "drivings").glob("*.json")]
+    step = next(d for d in drivings if d["driving"] == str(no_face))
+    assert step["attempts"] == 1 and step["state"] == "failed"
+    assert not list((job / "shots").glob("noface-*/chunk-*.json"))
     report = (job / "report.html").read_text()
     assert "no face found in the driving clip" in report
     assert "failed" in status.to_text()

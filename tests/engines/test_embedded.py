@@ -189,23 +189,61 @@ def test_field_moves_landmarks_to_their_targets():
     assert np.percentile(err, 95) < 0.5 and err.max() < 1.5, np.percentile(err, [50, 95, 100])
 
 
-def test_pixels_outside_the_anchor_ring_are_bit_identical():
+def _hull_distance(points: np.ndarray) -> np.ndarray:
+    """(H, W) distance of every pixel from the convex hull of `points` (0 inside)."""
+    hull = np.zeros((H, W), np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+    return cv2.distanceTransform((hull == 0).astype(np.uint8), cv2.DIST_L2, 5)
+
+
+def test_nothing_moves_past_the_source_hull_dilated_by_less_than_a_quarter_face():
+    """A head mask is the landmark hull dilated by a quarter face size (the project's
+    yardstick); the warp and its fade stay inside reach + outer_gap (0.21) of it, with room
+    to spare, whether the head shifts, rolls or opens its mouth."""
     face = _face()
     frame = _frame([face])
     eng = EmbeddedEngine()
     (m,) = eng.motion([frame], [face])
-    target = _with_points(face, m, {i: np.array([6.0, 4.0]) for i in range(478)})
-    (patch,) = eng.render([frame], [face], [m], [target])
-    out = _composite(frame, patch)
-    oval = face.landmarks[list(FACE_OVAL), :2].astype(np.float64)
-    centre = oval.mean(0)
-    ring = np.zeros((H, W), np.uint8)
-    cv2.fillPoly(ring, [np.round(centre + 2.0 * (oval - centre)).astype(np.int32)], 1)
-    outside = ring == 0
-    assert np.array_equal(out[outside], frame[outside])
-    assert not np.array_equal(out, frame)
-    # and the patch is feathered: alpha is exactly 0 at its border where nothing moves
-    assert patch.alpha.max() == pytest.approx(1.0)
+    pts = face.landmarks[:, :2].astype(np.float64)
+    size = float(np.ptp(pts, axis=0).max())
+    opts = WarpOptions()
+    far = _hull_distance(pts) > (opts.reach + opts.outer_gap) * size + 1.0
+    centre = pts.mean(0)
+    roll = Rotation.from_euler("z", 8, degrees=True).as_matrix()[:2, :2]
+    rolled = centre + (pts - centre) @ roll.T - pts
+    for moves in ({i: np.array([6.0, 4.0]) for i in range(478)},
+                  {i: rolled[i] for i in range(478)}, _open_mouth(20.0)):
+        (patch,) = eng.render([frame], [face], [m], [_with_points(face, m, moves)])
+        out = _composite(frame, patch)
+        assert np.array_equal(out[far], frame[far])
+        assert not np.array_equal(out, frame)
+        # and the patch is feathered: alpha is exactly 0 at its border where nothing moves
+        assert patch.alpha.max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("angle", [0.0, 10.0])
+def test_the_fade_outside_the_face_neither_folds_nor_tears(angle):
+    """The backward map stays one-to-one (Jacobian determinant > 0) through the short fade
+    outside the outline, for a shifted and for a rolled head."""
+    src = _face().landmarks[:, :2].astype(np.float64)
+    centre = src.mean(0)
+    turn = Rotation.from_euler("z", angle, degrees=True).as_matrix()[:2, :2]
+    dst = centre + (src - centre) @ turn.T + [6.0, 8.0]
+    use = np.ones(478, bool)
+    use[list(IRISES)] = False
+    d = build_field(src, dst, use, (H, W), WarpOptions()).full().astype(np.float64)
+    jx, jy = np.diff(d, axis=1)[:-1], np.diff(d, axis=0)[:, :-1]
+    det = (1 + jx[..., 0]) * (1 + jy[..., 1]) - jy[..., 0] * jx[..., 1]
+    assert det.min() > 0.1, det.min()
+
+
+def test_small_faces_get_a_finer_warp_grid():
+    use = np.ones(478, bool)
+    steps = {}
+    for px in (60.0, 220.0, 400.0):
+        src = _face(face_px=px).landmarks[:, :2].astype(np.float64)
+        steps[px] = build_field(src, src + 2.0, use, (H, W), WarpOptions()).step
+    assert steps[60.0] == 1 and steps[60.0] < steps[220.0] <= steps[400.0] == 4, steps
 
 
 def test_opening_the_mouth_paints_a_plausible_cavity():
@@ -392,3 +430,33 @@ def test_lips_keep_a_readable_thickness_when_the_mouth_opens():
     np.testing.assert_array_equal(np.delete(kept, inner, 0), np.delete(dst, inner, 0))
     # a lip that keeps its thickness is left exactly as Eq. 8 put it
     np.testing.assert_array_equal(keep_lip_thickness(src, src.copy(), MouthOptions()), src)
+
+
+def test_lip_mode_derives_the_lower_face_from_the_lips():
+    from vedit.engines.embedded.jaw import JawOptions, lip_mode_targets
+    from vedit.engines.embedded.topology import LIPS, lip_region
+
+    face = _face()
+    src = face.landmarks[:, :2].astype(np.float64)
+    dst = src.copy()
+    lower = lip_region()
+    rng = np.random.default_rng(3)
+    dst[lower] += rng.normal(0, 3.0, (lower.sum(), 2))    # silhouette deltas of a turning head
+    for i in (*INNER_LOWER[1:-1], *OUTER_LOWER[1:-1]):
+        dst[i] = src[i] + [0.0, 12.0]                        # the lower lip drops 12 px
+    opts = JawOptions()
+    out = lip_mode_targets(src, dst, opts)
+    np.testing.assert_array_equal(out[list(LIPS)], dst[list(LIPS)])
+    np.testing.assert_array_equal(out[~lower], src[~lower])
+    corner_y = src[[61, 291], 1].mean()
+    above = [i for i in FACE_OVAL if src[i, 1] <= corner_y]
+    np.testing.assert_array_equal(out[above], src[above])
+    # the jaw moves straight down by its share of the lip's drop: the outline keeps its width
+    np.testing.assert_allclose(out[152] - src[152], [0.0, 12.0 * opts.chin_follow], atol=0.2)
+    below = [i for i in FACE_OVAL if src[i, 1] > corner_y]
+    np.testing.assert_allclose(out[below, 0], src[below, 0], atol=1e-9)
+    assert (out[below, 1] >= src[below, 1] - 1e-9).all()
+    # a target that moves no lip moves nothing
+    still = src.copy()
+    still[lower & ~np.isin(np.arange(478), LIPS)] += 2.0
+    np.testing.assert_allclose(lip_mode_targets(src, still, opts), src, atol=1e-9)

@@ -1,17 +1,25 @@
 """Run a shot list on a Dask cluster: plan, resume what is done, retry what fails, report.
 
-The client drives each shot through tracks -> chunks -> join itself (submitting a step when the
-one before it finishes) rather than handing Dask a whole graph, because a batch must keep
-going when one shot fails: a failed step marks its shot failed, the shot's other steps are
-cancelled, and every other shot carries on. Resume is by manifest (vedit.batch.manifest): a step
-whose manifest is done for the same inputs and options, and whose file still hashes the same,
-is not run again.
+The client drives each shot through (drivings + tracks) -> chunks -> join itself (submitting a
+step when the ones before it finish) rather than handing Dask a whole graph, because a batch
+must keep going when one shot fails: a failed step marks its shot failed, the shot's other steps
+are cancelled, and every other shot carries on. Resume is by manifest (vedit.batch.manifest): a
+step whose manifest is done for the same inputs and options, and whose file still hashes the
+same, is not run again.
+
+A driving is analysed by a step of its own ("drivings", tasks.run_drivings) into the job's
+driving cache, once per cache entry in the whole run: every shot and chunk that uses the same
+driving with the same engine and analysis options waits for that one step, which runs beside
+the shot's tracks, and then loads the analysis. Its manifest is JOB/drivings/<driving>-<key>.json
+(shared by those shots, so it lives outside their folders); a driving that fails there (no face)
+fails every shot that uses it, with the driving's name in the error.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -220,12 +228,29 @@ class _Shot:
         self.seconds: dict[str, float] = {}
         self.qa: dict[str, Any] = {}
         self.remaining: set[str] = set()
+        self.todo: list[Any] = []  # chunks to render (ChunkPlan), those not done before
+        self.drivings: list[_Drivings] = []  # analysis steps its chunks need
+        self.tracking = False  # its tracks step is running
+        self.rendering = False  # its chunks were submitted
         # Set by _Run._keys / later steps:
         self.inputs: dict[str, dict] = {}
         self.key = self.tracks_key = self.join_key = ""
         self.chunk_keys: dict[str, str] = {}
         self.piece_hashes: list[str | None] | None = None
         self.output_hash: dict | None = None
+
+
+class _Drivings:
+    """Client-side state of one driving analysis step, shared by every shot of the run that
+    needs the same cache entry (same driving file, cache folder, engine and analysis options).
+    """
+
+    def __init__(self, key: str, driving: Path, config, manifest: Path) -> None:
+        self.key, self.driving, self.config, self.manifest = key, driving, config, manifest
+        self.state = PENDING
+        self.error: str | None = None
+        self.future: Any = None
+        self.waiting: list[_Shot] = []  # shots whose chunks wait for it
 
 
 class _Run:
@@ -237,7 +262,8 @@ class _Run:
         self.job = plan.job
         self.rendered = 0
         self._hashes: dict[Path, dict] = {}
-        self._tags: dict[str, tuple[_Shot, str]] = {}
+        self._tags: dict[str, tuple[_Shot | _Drivings, str]] = {}
+        self._drivings: dict[str, _Drivings] = {}
         self.shots = [_Shot(p, self.job, i) for i, p in enumerate(plan.shots)]
 
     # -- keys ---------------------------------------------------------------------------------
@@ -258,6 +284,40 @@ class _Run:
                                            "config": config_dict(c.config)})
                            for c in shot.plan.chunks}
 
+    def _drivings_key(self, config, driving: Path) -> str:
+        """What a driving's cache entry depends on, as far as the client can tell without an
+        engine (the cache's own key also sees the engine object; the cache folder names the
+        engine setup): the file as the cache identifies it, the folder and analysis options."""
+        from vedit import __version__
+
+        data = config_dict(config)
+        return key_of({"v": _FORMAT, "vedit": __version__, "driving": self._fp(driving),
+                       "mtime_ns": driving.stat().st_mtime_ns,
+                       "cache": str(config.driving_cache), "engine": config.engine,
+                       **{k: data[k] for k in ("engine_options", "smoothing", "reference",
+                                               "tracker_options")}})
+
+    def _drivings_of(self, shot: _Shot) -> list[_Drivings]:
+        """The analysis steps that the shot's chunks still to render need (made once per run)."""
+        found: dict[str, _Drivings] = {}
+        for chunk in shot.todo:
+            config = chunk.config
+            if config.driving_cache is None:  # renders without a cache analyse for themselves
+                continue
+            for driving in config.all_drivings():
+                key = self._drivings_key(config, driving)
+                step = self._drivings.get(key)
+                if step is None:
+                    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", driving.stem)[:40] or "driving"
+                    step = _Drivings(key, driving, config,
+                                     self.job.drivings_dir / f"{name}-{key[:12]}.json")
+                    data = read_json(step.manifest) or {}
+                    if data.get("file") and step_done(step.manifest, key, Path(data["file"])):
+                        step.state = DONE  # analysed by an earlier run, and its entry is intact
+                    self._drivings[key] = step
+                found.setdefault(key, step)
+        return list(found.values())
+
     # -- the run ------------------------------------------------------------------------------
     def execute(self) -> list[ShotOutcome]:
         from distributed import as_completed
@@ -272,14 +332,18 @@ class _Run:
             tag = self._tags.pop(future.key, None)
             if tag is None:
                 continue
-            shot, step = tag
-            if future.status == "cancelled" or shot.state == FAILED:
+            owner, step = tag
+            if future.status == "cancelled" or owner.state == FAILED or (
+                    isinstance(owner, _Drivings) and owner.future is not future):
                 continue
             try:
                 result = future.result()
             except Exception as exc:  # the step's error after its retries, or a lost worker
                 result = {"ok": False, "error": _describe(exc, step), "lost": True}
-            self._finished(shot, step, result, pending)
+            if isinstance(owner, _Drivings):
+                self._analysed(owner, result, pending)
+            else:
+                self._finished(owner, step, result, pending)
         return [self._outcome(s) for s in self.shots]
 
     def _start(self, shot: _Shot, pending) -> None:
@@ -296,22 +360,57 @@ class _Run:
             self.display.shot_state(shot.id, "done (earlier run)")
             return
         _remove_partials(p)
+        self._check_chunks(shot)
+        shot.drivings = self._drivings_of(shot)
         self._write_shot(shot, PENDING)
+        for step in shot.drivings:
+            self._need(shot, step, pending)
+        if shot.state == FAILED:
+            return
         if p.tracks_file is not None and not step_done(
                 self.job.step_file(shot.id, "tracks"), shot.tracks_key, p.tracks_file):
+            shot.tracking = True
             self._submit(shot, "tracks", pending, tasks.run_tracks, shot.id, p.config,
                          p.tracks_file, self.job.step_file(shot.id, "tracks"), shot.tracks_key)
-        else:
-            self._submit_chunks(shot, pending)
+        self._maybe_render(shot, pending)
 
-    def _submit_chunks(self, shot: _Shot, pending) -> None:
+    def _check_chunks(self, shot: _Shot) -> None:
+        """Which chunks are done from an earlier run (their results kept) and which to render."""
         for chunk in shot.plan.chunks:
             path = self.job.step_file(shot.id, chunk.step)
             done = step_done(path, shot.chunk_keys[chunk.step], chunk.config.output)
             if done is not None:
                 shot.results[chunk.step] = done.get("result") or {}
                 self.display.step_done(shot.id, chunk.step, chunk.frames)
-                continue
+            else:
+                shot.todo.append(chunk)
+
+    def _need(self, shot: _Shot, step: _Drivings, pending) -> None:
+        """The shot's chunks wait for this analysis: submit it unless it is done or running."""
+        if step.state == DONE:
+            return
+        if step.state == FAILED:
+            self._fail(shot, "drivings", step.error or "?", False)
+            return
+        step.waiting.append(shot)
+        if step.future is not None:
+            return
+        step.state = RUNNING
+        step.manifest.parent.mkdir(parents=True, exist_ok=True)
+        step.future = self._submit(step, "drivings", pending, tasks.run_drivings, step.config,
+                                   step.driving, step.manifest, step.key, index=shot.index)
+
+    def _maybe_render(self, shot: _Shot, pending) -> None:
+        """Submit the shot's chunks once its tracks and every analysis they need are done."""
+        if (shot.state == FAILED or shot.rendering or shot.tracking
+                or any(d.state != DONE for d in shot.drivings)):
+            return
+        shot.rendering = True
+        self._submit_chunks(shot, pending)
+
+    def _submit_chunks(self, shot: _Shot, pending) -> None:
+        for chunk in shot.todo:
+            path = self.job.step_file(shot.id, chunk.step)
             shot.remaining.add(chunk.step)
             marker = None
             if self.crash and self.crash.get("step") == chunk.step and self.crash.get(
@@ -345,15 +444,24 @@ class _Run:
         data = read_json(self.job.step_file(shot.id, step)) or {}
         return (data.get("file_hash") or {}).get("sha256")
 
-    def _submit(self, shot: _Shot, step: str, pending, func, *args, **kwargs) -> None:
-        key = f"{step}-{shot.id}-{uuid.uuid4().hex[:8]}"
-        priority = (len(self.shots) - shot.index) * 4 + {"tracks": 1, "join": 3}.get(step, 2)
+    def _submit(self, owner: _Shot | _Drivings, step: str, pending, func, *args,
+                index: int | None = None, **kwargs) -> Any:
+        """Submit a step of a shot, or a drivings step (`index`: of the first shot needing it)."""
+        if isinstance(owner, _Shot):
+            index, name = owner.index, f"{step}-{owner.id}"
+        else:
+            name = f"{step}-{owner.manifest.stem}"
+        priority = ((len(self.shots) - (index or 0)) * 4
+                    + {"tracks": 1, "drivings": 1, "join": 3}.get(step, 2))
         resources = {"GPU": 1} if self.info.gpu else None
-        future = self.client.submit(func, *args, key=key, retries=self.retries, pure=False,
-                                    priority=priority, resources=resources, **kwargs)
-        self._tags[future.key] = (shot, step)
-        shot.futures.append(future)
+        future = self.client.submit(func, *args, key=f"{name}-{uuid.uuid4().hex[:8]}",
+                                    retries=self.retries, pure=False, priority=priority,
+                                    resources=resources, **kwargs)
+        self._tags[future.key] = (owner, step)
+        if isinstance(owner, _Shot):
+            owner.futures.append(future)
         pending.add(future)
+        return future
 
     def _finished(self, shot: _Shot, step: str, result: dict[str, Any], pending) -> None:
         if not result.get("ok"):
@@ -362,7 +470,8 @@ class _Run:
         kind = step.split("-")[0]
         shot.seconds[kind] = shot.seconds.get(kind, 0.0) + float(result.get("step_seconds", 0))
         if step == "tracks":
-            self._submit_chunks(shot, pending)
+            shot.tracking = False
+            self._maybe_render(shot, pending)
         elif step == "join":
             shot.qa = result.get("qa") or {}
             shot.output_hash = result.get("output_hash")
@@ -382,6 +491,28 @@ class _Run:
             if not shot.remaining:
                 self._submit_join(shot, pending)
 
+    def _analysed(self, step: _Drivings, result: dict[str, Any], pending) -> None:
+        """A drivings step ended: release the shots waiting for it, or fail them all."""
+        step.future = None
+        waiting, step.waiting = step.waiting, []
+        if not result.get("ok"):
+            error = str(result.get("error") or "?").splitlines()[0]
+            if str(step.driving) not in error:
+                error = f"{step.driving}: {error}"
+            if result.get("lost") and (read_json(step.manifest) or {}).get("state") != FAILED:
+                end_step(step.manifest, FAILED, error=error)
+            step.state, step.error = FAILED, error
+            for shot in waiting:
+                if shot.state != FAILED:
+                    self._fail(shot, "drivings", error, False)
+            return
+        step.state = DONE
+        seconds = float(result.get("step_seconds", 0))
+        for shot in waiting:
+            if shot.state != FAILED:
+                shot.seconds["drivings"] = shot.seconds.get("drivings", 0.0) + seconds
+                self._maybe_render(shot, pending)
+
     def _fail(self, shot: _Shot, step: str, error: str, lost: bool) -> None:
         shot.state, shot.error = FAILED, f"{step}: {error.splitlines()[0] if error else '?'}"
         if lost:  # the worker could not record it: a lost worker or a retried exception
@@ -389,6 +520,13 @@ class _Run:
             if (read_json(manifest) or {}).get("state") != FAILED:
                 end_step(manifest, FAILED, error=error.splitlines()[0] if error else None)
         others = [f for f in shot.futures if not f.done()]
+        for analysis in shot.drivings:  # shared: cancelled only when no other shot waits
+            if shot in analysis.waiting:
+                analysis.waiting.remove(shot)
+                if not analysis.waiting and analysis.future is not None:
+                    if not analysis.future.done():
+                        others.append(analysis.future)
+                    analysis.future, analysis.state = None, PENDING
         if others:
             self.client.cancel(others)
         self._write_shot(shot, FAILED)
@@ -404,6 +542,7 @@ class _Run:
             "output": str(p.output), "state": state, "key": shot.key,
             "inputs": shot.inputs, "config": config_dict(p.config), "preset": p.spec.preset,
             "frames": [p.start, p.stop], "tracks": p.tracks_file and str(p.tracks_file),
+            "drivings": [str(d.manifest) for d in shot.drivings],
             "chunks": [{"step": c.step, "frames": [c.start, c.stop],
                         "piece": str(c.config.output)} for c in p.chunks],
             "pieces": (shot.piece_hashes if shot.piece_hashes is not None
@@ -446,8 +585,9 @@ def _remove_cache_temps(job: JobFolder) -> None:
     """Temporary driving-cache files left by workers that were killed mid-write (the job lock
     says no other run is writing there)."""
     if job.drivings_dir.is_dir():
-        for stale in job.drivings_dir.glob("*/.*.tmp"):
-            stale.unlink(missing_ok=True)
+        for pattern in ("*/.*.tmp", ".*.tmp"):  # cache entries; drivings step manifests
+            for stale in job.drivings_dir.glob(pattern):
+                stale.unlink(missing_ok=True)
 
 
 def _write_job(plan: JobPlan, info: ClusterInfo, outcomes: list[ShotOutcome] | None,

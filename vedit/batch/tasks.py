@@ -1,4 +1,6 @@
-"""What workers run: a shot's tracks, one chunk render, the join + QA. One function per step.
+"""What workers run: a driving's analysis, a shot's tracks, one chunk render, the join + QA.
+
+One function per step.
 
 Each step records its own attempt in its manifest before working (so an attempt that kills the
 worker still counts) and its result after. Errors split in two on purpose:
@@ -56,14 +58,9 @@ def overlap_stages(config) -> bool:
     the other cores run other workers, so more threads would only contend. A GPU worker has
     the GPU besides its core, and overlapping hides decoding and encoding behind the networks.
     """
-    if config.engine == "embedded":
-        return False
-    device = dict(config.engine_options).get("device")
-    if device:
-        return str(device).startswith("cuda")
-    import torch
+    from vedit.engines import engine_uses_accelerator
 
-    return torch.cuda.is_available()
+    return engine_uses_accelerator(config.engine, dict(config.engine_options))
 
 
 class _Reporter:
@@ -135,6 +132,53 @@ def run_tracks(shot_id: str, config, tracks_file: Path, manifest: Path, key: str
                  "result": summary}, summary)
 
     return _run_step(manifest, key, {"step": "tracks", "shot": shot_id}, work)
+
+
+def analysis_options(config, engine) -> dict[str, Any]:
+    """analyse_driving's options for a render of `config`, as vedit.pipeline.edit.edit passes
+    them (besides the cache folder): what a driving's cache entry is keyed on."""
+    return {"smoothing": engine.motion_conventions().get("smoothing", config.smoothing),
+            "reference": config.reference, "lip_mask": engine.expression_mask("lip"),
+            "tracker_options": dict(config.tracker_options)}
+
+
+def run_drivings(config, driving: Path, manifest: Path, key: str) -> dict[str, Any]:
+    """Analyse one driving into the render's cache (config.driving_cache), exactly as a chunk's
+    edit() would, so that every chunk and shot using it loads the analysis instead.
+
+    The engine is made as edit() makes it. A driving with no face fails here (an InputError
+    naming the file), before any chunk of a shot using it is rendered.
+    """
+    from vedit.engines import create_engine
+    from vedit.pipeline.driving import analyse_driving, driving_key
+
+    cache = Path(config.driving_cache)
+
+    def work(attempt: int):
+        engine = create_engine(config.engine, **dict(config.engine_options))
+        try:
+            options = analysis_options(config, engine)
+            entry_key = driving_key(driving, engine, **options)
+            loaded = bool(_entries(cache, entry_key))
+            performance = analyse_driving(driving, engine, cache_dir=cache, **options)
+        finally:
+            engine.close()
+        found = _entries(cache, entry_key)
+        summary = {"driving": str(driving), "loaded": loaded,
+                   "entry": str(found[0]) if found else None, "frames": performance.count,
+                   "held_frames": int(performance.held.sum())}
+        fields: dict[str, Any] = {"result": summary}
+        if found:  # else the entry could not be written (logged): chunks analyse it again
+            fields.update(file=str(found[0]), file_hash=fingerprint(found[0]))
+        return fields, summary
+
+    return _run_step(manifest, key, {"step": "drivings", "driving": str(driving),
+                                     "cache": str(cache)}, work)
+
+
+def _entries(cache: Path, entry_key: str) -> list[Path]:
+    """The cache's entry for a key (named "<driving stem>-<key>.npz" by the cache)."""
+    return sorted(cache.glob(f"*-{entry_key}.npz")) if cache.is_dir() else []
 
 
 def run_chunk(shot_id: str, step: str, config, frames: tuple[int, int], manifest: Path,

@@ -19,6 +19,14 @@ def available_engines() -> list[str]:
     return sorted(_MODULES)
 
 
+def engine_uses_accelerator(name: str, options: dict[str, Any]) -> bool:
+    """Whether engine `name` made with `options` would run on a GPU (see Engine)."""
+    if name not in _MODULES:
+        return False
+    importlib.import_module(_MODULES[name])
+    return ENGINES[name].uses_accelerator(dict(options))
+
+
 def create_engine(name: str, **options: Any) -> Engine:
     """Build an engine by name.
 
@@ -37,4 +45,4 @@ def create_engine(name: str, **options: Any) -> Engine:
 
 
 __all__ = ["ENGINES", "REGIONS", "Engine", "EngineError", "FacePatch", "available_engines",
-           "create_engine", "register"]
+           "create_engine", "engine_uses_accelerator", "register"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -56,6 +56,12 @@ class Engine(abc.ABC):
     """Re-animates faces. Implementations register under a class-level `name`."""
 
     name: ClassVar[str]
+
+    @classmethod
+    def uses_accelerator(cls, options: dict[str, Any]) -> bool:
+        """Whether an engine made with `options` would compute on a GPU (or similar): the
+        pipeline then overlaps CPU stages with it even where it otherwise would not."""
+        return False
 
     @abc.abstractmethod
     def motion(

@@ -114,6 +114,11 @@ class LivePortraitEngine(Engine):
         self.normalize_lip = normalize_lip
         self._eye_targets: dict[int, float] = {}
 
+    @classmethod
+    def uses_accelerator(cls, options: dict) -> bool:
+        device = options.get("device")
+        return str(device).startswith("cuda") if device else torch.cuda.is_available()
+
     def cache_identity(self) -> dict:
         """What the driving cache must tell apart: which weight files (size, mtime), dtype."""
         root = self._weights

@@ -14,9 +14,11 @@ frames chosen by their landmarks alone). Nothing changes while `motion()` or `re
 driving clips analysed by the same instance leave no trace, and any chunk of a shot renders to
 exactly the pixels the whole shot would.
 
-When only lower-face keypoints move (region "lip"), the warp is gated to the lower face: above
-the eyes' lower ring and outside a margin around the face outline nothing moves, so eyes, lids,
-brows, hair, ears and background stay the source's own pixels.
+When only lower-face keypoints move (region "lip"), the lips keep their targets and the rest
+of the lower face is derived from them (`jaw`: no silhouette deltas of a turning driving
+reshape the jaw), and the warp is gated to the lower face: above the eyes' lower ring and
+outside a margin around the face outline nothing moves, so eyes, lids, brows, hair, ears and
+background stay the source's own pixels.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from .eyes import (
     pushed_sources,
     smooth_lids,
 )
+from .jaw import JawOptions, lip_mode_targets
 from .mouth import (
     MouthOptions,
     MouthPainter,
@@ -87,6 +90,7 @@ class EmbeddedOptions:
     warp: WarpOptions = field(default_factory=WarpOptions)
     eyes: EyeOptions = field(default_factory=EyeOptions)
     mouth: MouthOptions = field(default_factory=MouthOptions)
+    jaw: JawOptions = field(default_factory=JawOptions)
     frontal_deg: float = 25.0
 
 
@@ -220,6 +224,9 @@ class EmbeddedEngine(Engine):
             return _empty_patch(frame, src)
         moving = np.abs(dst - src).max(1) > 1e-6
         lower_only = not moving[~self._lower].any()
+        if lower_only:
+            dst = lip_mode_targets(src, dst, self.options.jaw)
+            moving = np.abs(dst - src).max(1) > 1e-6
         dst = keep_lip_thickness(src, dst, self.options.mouth)
         eyes = self.options.eyes
         boxes: dict = {"mouth": mouth_box(dst)}

@@ -1,14 +1,20 @@
 """Dense backward warp of a frame so its landmarks move from source to target positions.
 
 The displacement is piecewise affine on a Delaunay triangulation of the target landmarks plus
-two rings of fixed anchors (at `inner_ring` and `outer_ring` times the face outline, around the
-outline's centre), so it is exactly zero from the inner ring outwards. It is evaluated on a
-coarse grid (one sample per `grid_step` pixels, at block centres) and upsampled bilinearly,
-except in small boxes around the eyes and lips, sampled at full resolution: a lid or lip fold
-is a pixel wide and a 4-pixel grid would smear the eyeball or lip across it. Outside the face
-outline the field is blurred (no jagged hair edges), then cut to exactly zero outside the outer
-ring. Backward mapping (each output pixel samples the source, bicubic) cannot leave holes, and a
-continuous field cannot tear, whatever the landmarks do.
+two rings of fixed anchors a little outside the face outline (radially from the outline's
+centre, see `_rings`), so it is zero from the inner ring outwards; between the outline and the
+inner ring it fades along a smoothstep. The rings are placed in face sizes, not in multiples
+of the outline, because what must stay untouched is measured that way: a head mask is the
+face's landmark hull dilated by a fraction of the face size (a quarter in the project's
+yardstick), and a radial offset of m face sizes never lies further than m from the hull. It
+is evaluated on a coarse grid (one sample per `grid_step` pixels at most, finer on small
+faces, at block centres) and upsampled bilinearly, except in small boxes around the eyes and
+lips, sampled at full resolution: a lid or lip fold is a pixel wide and a 4-pixel grid would
+smear the eyeball or lip across it. Outside the face outline the field is blurred (no jagged hair
+edges), then faded smoothly to exactly zero at the outer ring (a hard cut of the blur's tail
+would be a seam), and the full-resolution field is cut at the outer ring as well, so nothing
+beyond it ever moves. Backward mapping (each output pixel samples the source, bicubic) cannot
+leave holes, and a continuous field cannot tear, whatever the landmarks do.
 
 A field can be gated to the lower face (`lower_gate`): multiplied, at full resolution, by a
 weight that is exactly 0 above a line across the face and outside a region around the lower
@@ -31,9 +37,19 @@ class WarpOptions:
     """Parameters of the dense warp.
 
     Attributes:
-        grid_step: pixels between samples of the coarse displacement grid.
-        inner_ring: fixed anchors at this multiple of the face outline (zero displacement).
-        outer_ring: second ring; the warp region is its bounding box, nothing moves beyond it.
+        grid_step: largest number of pixels between samples of the coarse displacement grid.
+        grid_per_face: samples of the coarse grid per face size at least (smaller faces get a
+            finer step, down to 1 pixel): a fixed 4-pixel grid is a handful of samples across
+            a small face's mouth or the short fade outside its outline.
+        inner_ring: fixed anchors (zero displacement) at least this many face sizes (the
+            larger side of the source landmarks' box) outside the source face outline...
+        reach: ... and at most this many (so with `outer_gap` the warp stays well inside a
+            head mask of the source hull dilated by a quarter face size)...
+        min_fade: ... and at least this many outside the target outline, more where the
+            outline moves (see `_rings`).
+        outer_gap: the outer ring lies this many face sizes beyond the inner one: the field
+            fades to zero between the rings, the warp region is the outer ring's bounding
+            box and nothing moves beyond it.
         blur: sigma of the displacement blur outside the face outline, in face heights.
         fine_blur: sigma (pixels) of the blur of full-resolution boxes (anti-aliases folds).
         cubic: resample with bicubic instead of bilinear interpolation (a bilinear half-pixel
@@ -43,8 +59,11 @@ class WarpOptions:
     """
 
     grid_step: int = 4
-    inner_ring: float = 1.4
-    outer_ring: float = 2.0
+    grid_per_face: float = 70.0
+    inner_ring: float = 0.10
+    reach: float = 0.15
+    min_fade: float = 0.08
+    outer_gap: float = 0.06
     blur: float = 0.04
     fine_blur: float = 0.7
     cubic: bool = True
@@ -64,6 +83,9 @@ class Field:
         fine: name -> (x, y, (h', w', 2) float32) full-resolution displacement of a small box
             at frame pixel (x, y) where the coarse grid cannot follow the landmarks (lid and lip
             folds are a pixel wide); it replaces the upsampled field there, feathered at its edge.
+        gate: optional (h, w) float32 weight the full-resolution field is multiplied by.
+        support: optional (N, 2) polygon, frame pixels: the full-resolution field is exactly 0
+            outside it.
     """
 
     x0: int
@@ -74,6 +96,7 @@ class Field:
     d: np.ndarray
     fine: dict = field(default_factory=dict)
     gate: np.ndarray | None = None
+    support: np.ndarray | None = None
 
     def to_coarse(self, pts: np.ndarray) -> np.ndarray:
         """(N, 2) frame pixels -> (N, 2) coarse-grid coordinates (float)."""
@@ -92,6 +115,11 @@ class Field:
             out[sy, sx] = wt * d + (1 - wt) * out[sy, sx]
         if self.gate is not None:
             out *= self.gate[..., None]
+        if self.support is not None:
+            inside = np.zeros((self.h, self.w), np.uint8)
+            poly = np.round((self.support - [self.x0, self.y0]) * 16).astype(np.int32)
+            cv2.fillPoly(inside, [poly], 1, shift=4)
+            out *= inside[..., None]
         return out
 
 
@@ -122,6 +150,7 @@ def lower_gate(fld: Field, origin: np.ndarray, down: np.ndarray, start: float, f
 
 
 _FEATHER = 3.0
+_FADE_STEPS = (0.25, 0.5, 0.75)
 
 
 class _Mesh:
@@ -172,12 +201,25 @@ class _Mesh:
         return out
 
 
-def _rings(src: np.ndarray, dst: np.ndarray, opts: WarpOptions):
+def _rings(src: np.ndarray, dst: np.ndarray, size: float, opts: WarpOptions):
+    """The two anchor rings, along the rays from the source outline's centre.
+
+    The inner ring lies outside the target outline by twice the outline's displacement there
+    (the smoothstep fade's steepest slope is 1.5 times the displacement over that room, so a
+    turning or rolling head's surroundings do not fold), at least `min_fade`; and at least
+    `inner_ring` outside the source outline, at most `reach` (unless the target outline
+    itself needs more). The outer ring lies `outer_gap` further out. All in face sizes.
+    """
     oval_s, oval_d = src[list(FACE_OVAL)], dst[list(FACE_OVAL)]
     centre = oval_s.mean(0)
     rs, rd = oval_s - centre, oval_d - centre
-    far = np.where((rd**2).sum(1, keepdims=True) > (rs**2).sum(1, keepdims=True), rd, rs)
-    return centre + opts.inner_ring * far, centre + opts.outer_ring * far
+    ns, nd = np.linalg.norm(rs, axis=1), np.linalg.norm(rd, axis=1)
+    far = np.where((nd > ns)[:, None], rd, rs)
+    ray = far / np.maximum(np.maximum(ns, nd), 1e-9)[:, None]
+    room = np.maximum(2.0 * np.linalg.norm(oval_s - oval_d, axis=1), opts.min_fade * size)
+    inner = np.maximum(ns + opts.inner_ring * size, nd + room)
+    inner = np.minimum(inner, np.maximum(ns + opts.reach * size, nd + opts.min_fade * size))
+    return centre + inner[:, None] * ray, centre + (inner + opts.outer_gap * size)[:, None] * ray
 
 
 def build_field(src: np.ndarray, dst: np.ndarray, use: np.ndarray, frame_hw: tuple[int, int],
@@ -198,8 +240,9 @@ def build_field(src: np.ndarray, dst: np.ndarray, use: np.ndarray, frame_hw: tup
         The field over the outer ring's box clipped to the frame, or None when that is empty.
     """
     h_img, w_img = frame_hw
-    step = opts.grid_step
-    ring_a, ring_b = _rings(src, dst, opts)
+    size = float(np.ptp(src, axis=0).max())
+    step = int(np.clip(round(size / opts.grid_per_face), 1, max(opts.grid_step, 1)))
+    ring_a, ring_b = _rings(src, dst, size, opts)
     x0, y0 = np.floor(ring_b.min(0)).astype(int)
     x1, y1 = np.ceil(ring_b.max(0)).astype(int)
     x0, y0 = max(x0, 0), max(y0, 0)
@@ -209,8 +252,16 @@ def build_field(src: np.ndarray, dst: np.ndarray, use: np.ndarray, frame_hw: tup
     nx, ny = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
 
     ex_t, ex_s = extra if extra is not None else (np.zeros((0, 2)), np.zeros((0, 2)))
-    ctrl_t = np.concatenate([dst[use], ex_t, ring_a, ring_b])
-    disp = np.concatenate([src[use] - dst[use], ex_s - ex_t, np.zeros((2 * len(ring_a), 2))])
+    # between the outline and the inner ring the outline's displacement fades along a
+    # smoothstep (sampled by a few rings of controls): no kink at the outline, where a linear
+    # fade over so short a distance would bend hair and bias the outline's own samples
+    oval_t = dst[list(FACE_OVAL)]
+    oval_d = src[list(FACE_OVAL)] - oval_t
+    fades = [(oval_t + t * (ring_a - oval_t), (1.0 - t * t * (3.0 - 2.0 * t)) * oval_d)
+             for t in _FADE_STEPS]
+    ctrl_t = np.concatenate([dst[use], ex_t, *(p for p, _ in fades), ring_a, ring_b])
+    disp = np.concatenate([src[use] - dst[use], ex_s - ex_t, *(v for _, v in fades),
+                           np.zeros((2 * len(ring_a), 2))])
     mesh = _Mesh(ctrl_t, disp)
     origin = np.array([x0, y0]) + (step - 1) / 2.0
     d = mesh.sample(origin, step, (ny, nx))
@@ -228,9 +279,14 @@ def build_field(src: np.ndarray, dst: np.ndarray, use: np.ndarray, frame_hw: tup
     sigma = max(opts.blur * face_h / step, 0.5)
     blurred = cv2.GaussianBlur(d, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
     d = face[..., None] * d + (1.0 - face[..., None]) * blurred
+    # fade to 0 between the rings (the blur's tail reaches past the inner one), reaching 0 a
+    # sample and a half inside the outer ring so the bilinear upsampling stays inside it too
     outer = np.zeros((ny, nx), np.uint8)
     cv2.fillPoly(outer, [np.round(to_coarse(ring_b) * 16).astype(np.int32)], 1, shift=4)
-    d *= outer[..., None]
+    depth = cv2.distanceTransform(outer, cv2.DIST_L2, 3) - 1.5
+    fade = max(opts.outer_gap * size / step - 1.5, 1.0)
+    r = np.clip(depth / fade, 0.0, 1.0)
+    d *= (r * r * (3.0 - 2.0 * r))[..., None]
 
     fine = {}
     for name, (bx0, by0, bx1, by1) in (fine_boxes or {}).items():
@@ -241,7 +297,8 @@ def build_field(src: np.ndarray, dst: np.ndarray, use: np.ndarray, frame_hw: tup
             if opts.fine_blur > 0:
                 d_fine = cv2.GaussianBlur(d_fine, (0, 0), opts.fine_blur)
             fine[name] = (bx0, by0, d_fine)
-    return Field(x0, y0, nx * step, ny * step, step, d.astype(np.float32), fine)
+    return Field(x0, y0, nx * step, ny * step, step, d.astype(np.float32), fine,
+                 support=ring_b)
 
 
 def apply_field(frame: np.ndarray, field: Field,
