@@ -51,8 +51,8 @@ def configure_worker_threads() -> None:
     _configured = True
 
 
-def overlap_stages(config) -> bool:
-    """Whether a worker runs decode, engine and encode in overlapping threads.
+def use_threads(config) -> bool:
+    """Whether a worker's edit runs its stages and codecs in several threads.
 
     A CPU worker owns one core (workers are sized one per core, see configure_worker_threads):
     the other cores run other workers, so more threads would only contend. A GPU worker has
@@ -197,7 +197,7 @@ def run_chunk(shot_id: str, step: str, config, frames: tuple[int, int], manifest
             Path(crash_marker).write_text(f"{os.getpid()} attempt {attempt}\n")
             os._exit(17)
         result = edit(config, progress=_Reporter(shot_id, step),
-                      overlap=overlap_stages(config))
+                      threads=use_threads(config))
         summary = {"frames": result.frames, "faces": list(result.faces),
                    "animated_frames": {str(k): v for k, v in result.animated_frames.items()},
                    "drivings": {str(k): v for k, v in result.drivings.items()},

@@ -50,6 +50,8 @@ class VideoWriter:
         audio_window: (start, stop) seconds of that audio to keep, for trimmed outputs.
         crf: quality override for h264/h265.
         rebase: seconds subtracted from every timestamp (an in/out range starting at 0).
+        threads: encoder threads; None lets the codec use every core (1 for a render-farm
+            worker that owns one core).
 
     Raises:
         OutputError: unwritable folder or a codec the container cannot hold.
@@ -61,7 +63,8 @@ class VideoWriter:
                  fps: Fraction | None = None, codec: str = "h264",
                  audio_from: str | os.PathLike | None = None,
                  audio_window: tuple[Fraction, Fraction] | None = None,
-                 crf: int | None = None, rebase: Fraction | None = None) -> None:
+                 crf: int | None = None, rebase: Fraction | None = None,
+                 threads: int | None = None) -> None:
         self.path = Path(path)
         self.spec: CodecSpec = codec_spec(codec)
         suffix = self.path.suffix.lower()
@@ -93,7 +96,7 @@ class VideoWriter:
         except (av.error.FFmpegError, OSError) as exc:
             raise OutputError(self.path, f"cannot create output: {exc}") from None
         try:
-            self._stream = self._add_video_stream(crf)
+            self._stream = self._add_video_stream(crf, threads)
             self._audio = None
             if audio_from is not None:
                 start, stop = audio_window or (None, None)
@@ -103,7 +106,7 @@ class VideoWriter:
             raise
 
     # -- setup ---------------------------------------------------------------------------
-    def _add_video_stream(self, crf: int | None):
+    def _add_video_stream(self, crf: int | None, threads: int | None):
         info, spec = self.info, self.spec
         self.pix_fmt = spec.choose_pix_fmt(info.pix_fmt, info.bit_depth)
         odd = info.coded_width % 2 or info.coded_height % 2
@@ -142,7 +145,9 @@ class VideoWriter:
             cc.color_range = c.range
         elif self.pix_fmt.startswith("yuvj"):
             cc.color_range = 2
-        if spec.encoder in ("libx264", "libx265"):
+        if threads is not None:
+            cc.thread_count = threads
+        elif spec.encoder in ("libx264", "libx265"):
             cc.thread_count = 0
         if info.rotation:
             ccw = (-info.rotation + 180) % 360 - 180

@@ -58,16 +58,17 @@ class EditResult:
 
 
 def edit(config: EditConfig, progress: Progress | None = None,
-         engine: Engine | None = None, overlap: bool = True) -> EditResult:
+         engine: Engine | None = None, threads: bool = True) -> EditResult:
     """Render one shot. The output file appears only when complete.
 
     Args:
         config: what to render (see EditConfig).
         progress: optional callback, see Progress.
         engine: an engine to reuse (batch workers keep one); made from config when None.
-        overlap: run decoding, the engine and encoding (and the drivings' analysis beside the
-            source's tracking) in threads that overlap; False runs them one after another in
-            this thread (a farm worker that owns one core). The result is the same.
+        threads: use several cores: decoding, the engine and encoding (and the drivings'
+            analysis beside the source's tracking) overlap in threads, and the codecs thread
+            themselves. False keeps to one core: stages one after another in this thread,
+            single-threaded codecs (a farm worker that owns one core). The result is the same.
 
     Raises:
         InputError: a source or driving is missing, corrupt or shows no face.
@@ -84,13 +85,13 @@ def edit(config: EditConfig, progress: Progress | None = None,
         lip_mask = engine.expression_mask("lip")
         smoothing = conventions.get("smoothing", config.smoothing)
         analysis = _DrivingAnalysis(config, engine, smoothing, lip_mask, progress, timings,
-                                    threaded=overlap)
+                                    threaded=threads)
         with analysis:
             if is_image(config.source):
                 result = _edit_still(config, engine, options, analysis.result(), progress)
             else:
                 result = _edit_video(config, engine, options, analysis, progress, timings,
-                                     overlap)
+                                     threads)
     finally:
         if own_engine:
             engine.close()
@@ -250,7 +251,7 @@ def track_source(config: EditConfig, progress: Progress | None = None
 
 def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
                 analysis: _DrivingAnalysis, progress: Progress | None,
-                timings: dict[str, float], overlap: bool = True) -> EditResult:
+                timings: dict[str, float], threads: bool = True) -> EditResult:
     t = time.perf_counter()
     if config.tracks_file is not None:
         shot = ShotTracks.load(config.tracks_file)
@@ -307,11 +308,11 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
     batch_size = max(1, int(getattr(engine, "batch_size", 1)))
     main_driving = config.driving_for(shot.ids[0]) if shot.ids else config.all_drivings()[0]
     clock = _StageClock(timings)
-    with open_video(config.source) as reader, VideoWriter(
+    with open_video(config.source, threads=threads) as reader, VideoWriter(
         config.output, template=info, codec=config.codec, crf=config.crf,
         audio_from=config.source if config.audio and not config.keep_timestamps else None,
         audio_window=window,
-        rebase=window[0] if window else None,
+        rebase=window[0] if window else None, threads=None if threads else 1,
     ) as writer, PreviewWriter.maybe(config.preview, info, main_driving) as preview:
 
         def decoded():
@@ -336,8 +337,8 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
 
         # Three stages overlap: decode (thread) -> engine (here) -> composite + encode (thread).
         depth = 2 * batch_size + 2
-        with Prefetch(decoded(), depth, "vedit-decode", overlap) as source, \
-                Sink(output, depth, "vedit-encode", overlap) as sink:
+        with Prefetch(decoded(), depth, "vedit-decode", threads) as source, \
+                Sink(output, depth, "vedit-encode", threads) as sink:
             batch: list = []
             for item in source:
                 batch.append(item)
