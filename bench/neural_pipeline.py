@@ -60,6 +60,7 @@ def main() -> None:
     print(f"{'shot':22} {'batch':>5} {'render fps':>10} {'decode':>7} {'engine':>7} "
           f"{'compos.':>7} {'encode':>7} {'driving s':>9} {'track s':>7} {'RSS MiB':>8} "
           f"{'frames':>6}")
+    rows = []
     for (label, clip, drivings), faces in zip(CASES, (1, 2), strict=True):
         kw = {k: (str(short[v]) if isinstance(v, str) else
                   {i: str(short[p]) for i, p in v.items()}) for k, v in drivings.items()}
@@ -81,6 +82,14 @@ def main() -> None:
                   + " ".join(f"{100 * v / total:6.1f}%" for v in parts.values())
                   + f" {st.get('drivings', 0):9.1f} {st.get('track', 0):7.1f} "
                   f"{r['peak_rss_mib']:8.0f} {r['frames']:6d}", flush=True)
+            rows.append((label, batch, st))
+    print("\nshare of each run's wall time: analysis (source tracking with the drivings' "
+          "motion beside it) vs the render pass")
+    for label, batch, st in rows:
+        wall = st.get("total") or 1.0
+        analysis = max(st.get("track", 0.0), st.get("drivings", 0.0))
+        print(f"{label:22} {batch:5d} analysis {100 * analysis / wall:5.1f}%  "
+              f"render {100 * st.get('render', 0.0) / wall:5.1f}%")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The job folder: a JSON manifest per shot and per step (tracks, chunk, join), written atomically.
+"""The job folder: a JSON manifest per shot and per step (drivings, tracks, chunk, join), written
+atomically.
 
 Resuming a night's batch after a crash must never trust a half-written file, so:
 
@@ -22,6 +23,8 @@ Layout::
     JOB/shots/<shot id>/qa.json + thumbs/*.png
     JOB/drivings/<engine setup>/*.npz  analysed drivings shared by every chunk and shot
                                        (vedit.pipeline.driving's cache, written atomically)
+    JOB/drivings/<driving>-<key>.json  manifest of the step that analysed one driving, once
+                                       per run for every shot that uses it
 
 Workers write the step manifests of the steps they run (so a retried step's attempt counter
 survives a worker that died mid-step); the client writes job.json and shot.json. Each file has

@@ -17,7 +17,7 @@ from vedit.errors import ConfigError
 
 @dataclass(frozen=True)
 class StepStatus:
-    """One step of a shot: "tracks", "chunk-NNN" or "join"."""
+    """One step of a shot: "drivings:<driving>", "tracks", "chunk-NNN" or "join"."""
 
     step: str
     state: str
@@ -123,9 +123,12 @@ def _shot_status(job: JobFolder, shot_id: str) -> ShotStatus | None:
         return None
     names = ["tracks"] if shot.get("tracks") else []
     names += [c["step"] for c in shot.get("chunks", [])] + ["join"]
+    files = {name: job.step_file(shot_id, name) for name in names}
+    # the drivings the shot waited for: steps shared with other shots, kept in JOB/drivings/
+    files = {**{f"drivings:{Path(m).stem}": Path(m) for m in shot.get("drivings", [])}, **files}
     steps = []
-    for name in names:
-        data = read_json(job.step_file(shot_id, name)) or {}
+    for name, path in files.items():
+        data = read_json(path) or {}
         frames = data.get("frames")
         steps.append(StepStatus(name, data.get("state", PENDING), int(data.get("attempts", 0)),
                                 tuple(frames) if frames else None, data.get("started"),
