@@ -10,6 +10,7 @@ that owns one core, where more threads only contend (other workers use the other
 """
 from __future__ import annotations
 
+import abc
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +26,7 @@ class StageError(RuntimeError):
     """Raised in a stage thread when the pipeline is being torn down (never reaches users)."""
 
 
-class _Stage:
+class _Stage(abc.ABC):
     """A thread, a bounded queue and a stop flag, with the thread's error kept for re-raise."""
 
     def __init__(self, depth: int, name: str, threaded: bool = True) -> None:
@@ -39,8 +40,9 @@ class _Stage:
         if self._threaded:
             self._thread.start()
 
-    def _run(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _run(self) -> None:
+        """The thread's body: produce into or consume from the queue until done or stopped."""
 
     def _offer(self, item: object) -> bool:
         """Queue an item, waiting for room; False when the pipeline is stopping."""
