@@ -55,6 +55,7 @@ class BatchProgress(NullProgress):
         self._names: dict[str, str] = {}
         self._steps: dict[str, dict[str, int]] = {}
         self._base: dict[str, int] = {}
+        self._drivings: dict[str, Any] = {}
 
     def __enter__(self) -> BatchProgress:
         self._progress.start()
@@ -102,5 +103,20 @@ class BatchProgress(NullProgress):
     def event(self, event: Any) -> None:
         """A Dask event (timestamp, message) from a worker's step."""
         msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
-        if isinstance(msg, dict) and msg.get("stage") == "render":
+        if not isinstance(msg, dict):
+            return
+        if msg.get("stage") == "render":
             self.step_frames(str(msg.get("shot")), str(msg.get("step")), int(msg["done"]))
+        elif msg.get("step") == "drivings":
+            self._driving_frames(str(msg.get("shot")), int(msg["done"]), msg.get("total"))
+
+    def _driving_frames(self, driving: str, done: int, total: int | None) -> None:
+        """A driving being analysed (a step shared by the shots that use it): its own bar,
+        outside the batch's frame count."""
+        with self._lock:
+            if driving not in self._drivings:
+                name = driving.rsplit("/", 1)[-1]
+                self._drivings[driving] = self._progress.add_task(
+                    f"  [dim]analysing {name}[/]", total=total or 0)
+            self._progress.update(self._drivings[driving], completed=done,
+                                  total=max(total or 0, done))

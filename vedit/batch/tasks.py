@@ -160,7 +160,9 @@ def run_drivings(config, driving: Path, manifest: Path, key: str) -> dict[str, A
             options = analysis_options(config, engine)
             entry_key = driving_key(driving, engine, **options)
             loaded = bool(_entries(cache, entry_key))
-            performance = analyse_driving(driving, engine, cache_dir=cache, **options)
+            performance = analyse_driving(driving, engine, cache_dir=cache,
+                                          progress=_Reporter(str(driving), "drivings"),
+                                          **options)
         finally:
             engine.close()
         found = _entries(cache, entry_key)
