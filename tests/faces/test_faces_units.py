@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -211,3 +213,17 @@ def test_unknown_backend_and_missing_video(tmp_path):
         create_tracker(TrackerConfig(backend="nope"))
     with pytest.raises(InputError):
         next(iter(track_video(tmp_path / "absent.mp4")))
+
+
+def test_mediapipe_import_leaves_matplotlib_alone():
+    """The face layer imports MediaPipe without matplotlib, and a later import of matplotlib
+    still gets the real package (the stand-ins are gone)."""
+    code = ("import sys\n"
+            "import vedit.faces._mediapipe as m\n"
+            "assert m.mp.solutions.face_mesh.FaceMesh\n"
+            "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'\n"
+            "import matplotlib.pyplot as plt\n"
+            "assert callable(plt.figure), 'a stand-in leaked'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

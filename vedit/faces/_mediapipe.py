@@ -10,6 +10,7 @@ import contextlib
 import os
 import sys
 import threading
+import types
 from dataclasses import dataclass
 
 # MediaPipe's C++ side logs to stderr; keep a render log readable (set before the import).
@@ -17,10 +18,32 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import cv2
-import mediapipe as mp
 import numpy as np
 
 from vedit.faces.geometry import nms
+
+
+def _import_mediapipe() -> types.ModuleType:
+    """``import mediapipe``, without importing matplotlib on the way.
+
+    MediaPipe's package imports every legacy solution, and its drawing helpers import
+    matplotlib.pyplot: a quarter of a second of every render's start (a farm starts thousands)
+    for plotting code vedit never calls. Unless matplotlib is already loaded, empty stand-ins
+    take its place during the import and are removed after it, so a later ``import
+    matplotlib`` anywhere in the process still gets the real package.
+    """
+    stand_ins = [name for name in ("matplotlib", "matplotlib.pyplot") if name not in sys.modules]
+    for name in stand_ins:
+        sys.modules[name] = types.ModuleType(name)
+    try:
+        import mediapipe
+    finally:
+        for name in stand_ins:
+            sys.modules.pop(name, None)
+    return mediapipe
+
+
+mp = _import_mediapipe()
 
 _quiet_lock = threading.Lock()
 _quiet_state = {"depth": 0, "saved": -1}
