@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from support import audio_samples, decoded_planes
 
+from vedit.errors import InputError
 from vedit.io import VideoWriter, open_video, probe
 from vedit.pipeline.transcode import transcode
 
@@ -107,3 +108,19 @@ def test_changed_region_only_touches_marked_pixels(media, tmp_path):
         cgrown = np.zeros((360, 640), bool)
         cgrown[50:102, 150:210] = True
         assert (u_a[~cgrown] == u_b[~cgrown]).all()
+
+
+def test_matroska_with_audio_past_the_last_picture_reads_whole(media, tmp_path):
+    """two_faces' audio runs 40 ms past its last picture. In Matroska the container's
+    duration then holds one frame more than the video; the count comes from the video
+    stream's own duration, so the file reads whole, and a cut copy is still named truncated."""
+    out = transcode(media / "two_faces.mp4", tmp_path / "tf.mkv", codec="ffv1")
+    with open_video(out) as r:
+        assert r.info.frame_count == 100
+        assert sum(1 for _ in r) == 100
+    data = out.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated"), open_video(cut) as r:
+        for _ in r:
+            pass

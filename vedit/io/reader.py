@@ -86,6 +86,7 @@ class VideoReader:
             self._container.close()
             raise InputError(self.path, f"cannot decode video: {exc.strerror or exc}") from None
         self.info = _video_info(self._container, self._stream, self._first)
+        self._at_least = _frames_at_least(self._container, self._stream, self.info)
         self._consumed = False
 
     def __enter__(self) -> VideoReader:
@@ -117,9 +118,9 @@ class VideoReader:
                                         f"{exc.strerror or exc}") from None
         if index == 0:
             raise InputError(self.path, "contains no decodable video frames")
-        expected = self.info.frame_count
-        if expected and index < expected:
-            raise InputError(self.path, f"truncated: decoded {index} of {expected} frames")
+        if self._at_least is not None and index < self._at_least:
+            raise InputError(self.path, f"truncated: decoded {index} of "
+                                        f"{self.info.frame_count} frames")
 
 
 def open_video(path: str | os.PathLike, *, threads: bool = True) -> VideoReader:
@@ -154,15 +155,45 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         container.close()
 
 
+def _stream_duration(stream, tb: Fraction) -> Fraction | None:
+    """The video stream's own duration: from the stream, or from the DURATION tag that
+    Matroska keeps per stream ("HH:MM:SS.fffffffff"); None when neither is there."""
+    if stream.duration:
+        return stream.duration * tb
+    tag = (stream.metadata or {}).get("DURATION")
+    try:
+        h, m, s = tag.split(":")
+        seconds, _, frac = s.partition(".")
+        whole = int(h) * 3600 + int(m) * 60 + int(seconds)
+        return whole + Fraction(int(frac or 0), 10 ** len(frac or "0"))
+    except (AttributeError, ValueError):
+        return None
+
+
+def _frames_at_least(container, stream, info: VideoInfo) -> int | None:
+    """Fewest frames a complete file can decode to, or None when the file does not say.
+
+    An index's frame count is exact. A duration of the video stream itself gives the count
+    to within rounding (one frame). The container's duration spans every stream, and the
+    audio often runs past the last picture, so it only tells truncation beyond a second.
+    """
+    count = info.frame_count
+    if not count:
+        return None
+    if stream.frames:
+        return count
+    if _stream_duration(stream, info.time_base) is not None:
+        return count - 1
+    return count - max(1, round(info.fps))
+
+
 def _video_info(container, stream, first_frame) -> VideoInfo:
     cc = stream.codec_context
     fps = to_fraction(stream.average_rate) or to_fraction(stream.guessed_rate) or Fraction(25)
     tb = to_fraction(stream.time_base) or Fraction(1, 90000)
     frames = int(stream.frames) if stream.frames else None
-    duration = None
-    if stream.duration:
-        duration = stream.duration * tb
-    elif container.duration:
+    duration = _stream_duration(stream, tb)
+    if duration is None and container.duration:
         duration = Fraction(container.duration, av.time_base)
     if frames is None and duration is not None:
         frames = round(duration * fps)
