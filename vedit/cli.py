@@ -227,6 +227,9 @@ def _fraction(value: str | None, hint: str) -> Fraction | None:
 @click.option("--codec", default=None, help=f"One of: {', '.join(CODECS)} (default h264).")
 @click.option("--crf", type=int, default=None, help="Quality for h264/h265.")
 @click.option("--driving-fit", default=None, help="hold | loop | pingpong | trim.")
+@click.option("--driving-cuts", default=None,
+              help="join (default): a driving spliced from several takes continues its head "
+                   "motion across each cut | off.")
 @click.option("--driving-offset", default=None,
               help="Seconds from the shot's start to the driving's start (e.g. 0.5, -1/3).")
 @click.option("--reference", default=None,

@@ -139,7 +139,7 @@ def analysis_options(config, engine) -> dict[str, Any]:
     them (besides the cache folder): what a driving's cache entry is keyed on."""
     return {"smoothing": engine.motion_conventions().get("smoothing", config.smoothing),
             "reference": config.reference, "lip_mask": engine.expression_mask("lip"),
-            "tracker_options": dict(config.tracker_options)}
+            "tracker_options": dict(config.tracker_options), "cuts": config.driving_cuts}
 
 
 def run_drivings(config, driving: Path, manifest: Path, key: str) -> dict[str, Any]:

@@ -16,18 +16,24 @@ Methods:
         variance 1e-5, observation variance 3e-7 per element), applied to the same fields.
     none: holds missing frames only.
 
+Cuts between driving takes (cuts.py): given the frames where a new take starts, missing frames
+are held within their own take, each take's pose is joined onto the previous take's end, and
+every method smooths each take on its own (the look-ahead of a take's last frame is itself, the
+filters restart), so no smoothing mixes frames of two takes.
+
 Rotations are smoothed as matrices, entry by entry, and projected back onto SO(3) with an SVD
 (nearest rotation), which is well defined for any rotation and has no quaternion sign flips.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
+from vedit.motion.cuts import join_takes, take_bounds
 from vedit.motion.rotation import nearest_rotation
 from vedit.motion.track import MotionTrack
 from vedit.motion.types import KeypointMotion
@@ -95,17 +101,24 @@ class SmoothedTrack:
         raw: the unsmoothed motion with missing frames held (Eq. 8 takes its reference
             delta_d,0 from here, unsmoothed).
         held: (T,) bool, True where the frame had no face and a neighbour's motion was held.
+        cuts: (N,) int64 sorted frames that start a new driving take (empty: one take); both
+            tracks are then joined there (cuts.py), and smoothing never crossed them.
     """
 
     track: MotionTrack
     raw: MotionTrack
     held: np.ndarray
+    cuts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         held = np.asarray(self.held, dtype=bool)
         object.__setattr__(self, "held", held)
         if held.shape != (len(self.track),) or len(self.raw) != len(self.track):
             raise ValueError("track, raw and held must all have T frames")
+        cuts = np.asarray(self.cuts, dtype=np.int64).reshape(-1)
+        object.__setattr__(self, "cuts", cuts)
+        if cuts.size and (np.any(np.diff(cuts) <= 0) or cuts[0] < 1 or cuts[-1] >= len(held)):
+            raise ValueError(f"cuts must be increasing frames within 1..T-1, got {cuts}")
 
     def __len__(self) -> int:
         return len(self.track)
@@ -117,14 +130,18 @@ class SmoothedTrack:
 
 def hold_missing(
     motions: Sequence[KeypointMotion | None] | MotionTrack,
+    cuts: Sequence[int] | np.ndarray = (),
 ) -> tuple[MotionTrack, np.ndarray]:
     """Fill frames without a face (None) by holding the last good motion.
 
     Frames before the first good one take the first good one, so a late-starting face does not
-    leave the start of the shot empty.
+    leave the start of the shot empty. With cuts, a frame holds a motion of its own take (one
+    from before the cut would be another camera set-up); a take without any face holds the
+    previous take's last one.
 
     Args:
         motions: T per-frame motions, None where the driving frame had no face.
+        cuts: frames that start a new take.
 
     Returns:
         (track, held): the filled (T frames) track and a (T,) bool of the held frames.
@@ -138,25 +155,37 @@ def hold_missing(
     if not valid.any():
         raise NoDrivingFaceError("no face was found in any driving frame")
     good = [m for m in motions if m is not None]
-    # Index of the last valid frame at or before each frame (first valid one before it).
+    held_from = _held_from(valid, take_bounds(len(valid), cuts))
+    rank = np.cumsum(valid) - 1  # position of each valid frame among the good ones
+    track = MotionTrack.from_motions(good).take(rank[held_from])
+    return track, ~valid
+
+
+def _held_from(valid: np.ndarray, takes: list[tuple[int, int]]) -> np.ndarray:
+    """For each frame, the frame with a face whose motion it shows (itself when it has one)."""
     last = np.maximum.accumulate(np.where(valid, np.arange(len(valid)), -1))
     last[last < 0] = int(np.argmax(valid))
-    rank = np.cumsum(valid) - 1  # position of each valid frame among the good ones
-    track = MotionTrack.from_motions(good).take(rank[last])
-    return track, ~valid
+    for start, stop in takes[1:]:
+        inside = valid[start:stop]
+        if inside.any():
+            take_last = last[start:stop]  # a view: the take's frames
+            take_last[take_last < start] = start + int(np.argmax(inside))
+    return last
 
 
 def smooth_track(
     motions: Sequence[KeypointMotion | None] | MotionTrack,
     options: SmoothingOptions | None = None,
     fps: Fraction = Fraction(30),
+    cuts: Sequence[int] | np.ndarray = (),
 ) -> SmoothedTrack:
-    """Hold missing frames, then smooth a whole driving track.
+    """Hold missing frames, join the takes at cuts, then smooth each take.
 
     Args:
         motions: T per-frame driving motions on the driving's own timeline, None = no face.
         options: method and parameters; default is the paper's look-ahead.
         fps: the driving's frame rate (the One-Euro cutoffs are in Hz).
+        cuts: frames that start a new driving take (cuts.py); none by default.
 
     Returns:
         A new `SmoothedTrack`; the input is not modified.
@@ -165,18 +194,24 @@ def smooth_track(
         NoDrivingFaceError: when no frame has a face.
     """
     options = options or SmoothingOptions()
-    raw, held = hold_missing(motions)
+    raw, held = hold_missing(motions, cuts)
+    takes = take_bounds(len(raw), cuts)
+    cut_frames = np.array([start for start, _ in takes[1:]], dtype=np.int64)
+    raw = join_takes(raw, cut_frames)
     method = options.method
     if method == "none":
-        return SmoothedTrack(track=raw, raw=raw, held=held)
+        return SmoothedTrack(track=raw, raw=raw, held=held, cuts=cut_frames)
     if method == "paper":
-        smoothed = raw.with_arrays(expression=paper_lookahead(raw.expression))
-        return SmoothedTrack(track=smoothed, raw=raw, held=held)
+        smoothed = raw.with_arrays(expression=_per_take(paper_lookahead, raw.expression, takes))
+        return SmoothedTrack(track=smoothed, raw=raw, held=held, cuts=cut_frames)
 
-    def filt(x: np.ndarray) -> np.ndarray:
+    def filt_one(x: np.ndarray) -> np.ndarray:
         if method == "one_euro":
             return one_euro(x, fps, options.min_cutoff, options.beta, options.d_cutoff)
         return kalman_smooth(x, options.observation_variance, options.process_variance)
+
+    def filt(x: np.ndarray) -> np.ndarray:
+        return _per_take(filt_one, x, takes)
 
     smoothed = raw.with_arrays(
         expression=filt(raw.expression),
@@ -184,7 +219,15 @@ def smooth_track(
         scale=filt(raw.scale),
         translation=filt(raw.translation),
     )
-    return SmoothedTrack(track=smoothed, raw=raw, held=held)
+    return SmoothedTrack(track=smoothed, raw=raw, held=held, cuts=cut_frames)
+
+
+def _per_take(smooth: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+              takes: list[tuple[int, int]]) -> np.ndarray:
+    """`smooth` applied to each take's frames of x on their own, so no take sees another."""
+    if len(takes) == 1:
+        return smooth(x)
+    return np.concatenate([smooth(x[start:stop]) for start, stop in takes], axis=0)
 
 
 def paper_lookahead(x: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Any
 from vedit.engines.base import REGIONS
 from vedit.errors import ConfigError
 from vedit.io import codec_spec
-from vedit.motion import FIT_MODES, SMOOTHING_METHODS
+from vedit.motion import CUT_MODES, FIT_MODES, SMOOTHING_METHODS
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ class EditConfig:
         codec, crf: output encoding (see vedit.io.CODECS).
         driving_fit: hold, loop, pingpong or trim, when driving and source lengths differ.
         driving_offset: seconds (exact) from the shot's start to the driving's start.
+        driving_cuts: "join" finds cuts between takes spliced into a driving and continues the
+            head motion across them (no jump, no smoothing across a cut); "off" treats every
+            driving as one take (Eq. 8 as is).
         reference: driving reference frame: "first", "neutral" or a frame index.
         smoothing: driving smoothing: paper (Eq. 8's look-ahead), one_euro, kalman or none.
         scale_damping: 0 keeps the source head size, 1 transfers the driving's full ratio.
@@ -57,6 +60,7 @@ class EditConfig:
     crf: int | None = None
     driving_fit: str = "hold"
     driving_offset: Fraction = Fraction(0)
+    driving_cuts: str = "join"
     reference: str | int = "first"
     smoothing: str = "paper"
     scale_damping: float = 1.0
@@ -87,6 +91,8 @@ class EditConfig:
         checks = [
             (self.region in REGIONS, f"region must be one of {', '.join(REGIONS)}"),
             (self.driving_fit in FIT_MODES, f"driving fit must be one of {', '.join(FIT_MODES)}"),
+            (self.driving_cuts in CUT_MODES,
+             f"driving cuts must be one of {', '.join(CUT_MODES)}"),
             (self.smoothing in SMOOTHING_METHODS,
              f"smoothing must be one of {', '.join(SMOOTHING_METHODS)}"),
             (0.0 <= self.scale_damping <= 1.0, "scale damping must be within [0, 1]"),

@@ -3,12 +3,18 @@
 Only keypoints are kept (a few KB per frame), never pictures, so a long driving clip costs
 little memory, and one analysis serves every face and shot it drives.
 
+A driving spliced from several takes is cut where its picture changes abruptly
+(vedit.motion.cuts, a small thumbnail per frame); with cuts="join" (the default) each take's
+head pose continues from where the previous take ended and no smoothing crosses a cut, so the
+re-animated head does not jump there. Each take's main face is chosen on its own.
+
 Analysing a driving (tracking + engine motion of every frame) costs seconds, and a batch would
 pay it again in every chunk and shot the driving appears in. With a cache folder, the result is
 stored once as an .npz (plain arrays plus a JSON string, loaded with pickle refused) under a
 key of everything it depends on: the file's content identity, the engine and its settings,
-smoothing, reference, lip mask and tracker options. Entries are written to a temporary name and
-renamed, so concurrent workers see a whole entry or none; an unreadable one is recomputed.
+smoothing, reference, lip mask, cut handling and tracker options. Entries are written to a
+temporary name and renamed, so concurrent workers see a whole entry or none; an unreadable one
+is recomputed.
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ from vedit.errors import InputError
 from vedit.faces import ShotTracks, TrackerConfig, create_tracker, main_face
 from vedit.io import open_video
 from vedit.motion import (
+    CUT_MODES,
+    CutDetector,
     KeypointMotion,
     MotionTrack,
     NoDrivingFaceError,
@@ -40,6 +48,7 @@ from vedit.motion import (
     SmoothingOptions,
     driving_reference,
     smooth_track,
+    take_bounds,
 )
 
 log = logging.getLogger("vedit.pipeline")
@@ -72,12 +81,17 @@ class DrivingPerformance:
     def track(self) -> MotionTrack:
         return self.smoothed.track
 
+    @property
+    def cuts(self) -> np.ndarray:
+        """Driving frames that start a new take (joined there); empty for one take."""
+        return self.smoothed.cuts
+
 
 def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
                     reference: str | int = "first", lip_mask: np.ndarray | None = None,
                     tracker_options: dict | None = None, progress=None,
                     cache_dir: Path | None = None,
-                    frame_limit: int | None = None) -> DrivingPerformance:
+                    frame_limit: int | None = None, cuts: str = "join") -> DrivingPerformance:
     """Track a driving clip, read its main face's motion per frame, and smooth it.
 
     Args:
@@ -87,27 +101,33 @@ def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
             only the start of it); the result says `complete=False` when it stopped early.
             Only for smoothing that does not look further ahead than one frame (not kalman),
             and never stored in the cache.
+        cuts: "join" finds cuts between spliced takes and joins the takes' head motion there
+            (see the module docstring); "off" treats the clip as one take.
 
     Raises:
         InputError: the clip is unreadable or shows no face at all.
+        ValueError: an unknown `cuts` mode.
     """
+    if cuts not in CUT_MODES:
+        raise ValueError(f"cuts must be one of {CUT_MODES}, got {cuts!r}")
     if frame_limit is not None and smoothing == "kalman":
         raise ValueError("frame_limit needs a causal smoothing (the Kalman smoother looks at "
                          "the whole clip)")
     if cache_dir is None or frame_limit is not None:
         return _analyse(path, engine, smoothing, reference, lip_mask, tracker_options, progress,
-                        frame_limit)
+                        frame_limit, cuts)
     key = driving_key(path, engine, smoothing=smoothing, reference=reference,
-                      lip_mask=lip_mask, tracker_options=tracker_options)
+                      lip_mask=lip_mask, tracker_options=tracker_options, cuts=cuts)
     entry = _entry_path(Path(cache_dir), Path(path), key)
     found = _load_entry(entry, key, Path(path))
     if found is not None:
         log.info("%s: driving analysis loaded from %s", path, entry)
+        _log_cuts(Path(path), found.cuts)
         if progress is not None:
             progress("driving", found.count, found.count)
         return found
     performance = _analyse(path, engine, smoothing, reference, lip_mask, tracker_options,
-                           progress)
+                           progress, cuts=cuts)
     try:
         _write_entry(entry, _to_arrays(performance, key))
     except OSError as exc:
@@ -117,8 +137,10 @@ def analyse_driving(path: Path, engine: Engine, *, smoothing: str = "paper",
 
 def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
              lip_mask: np.ndarray | None, tracker_options: dict | None,
-             progress, frame_limit: int | None = None) -> DrivingPerformance:
+             progress, frame_limit: int | None = None,
+             cuts: str = "join") -> DrivingPerformance:
     config = TrackerConfig(**(tracker_options or {}))
+    detector = CutDetector() if cuts == "join" else None
     per_frame: list[list] = []
     motions: dict[int, dict[int, KeypointMotion]] = {}
     batch_size = max(1, int(getattr(engine, "batch_size", 1)))
@@ -132,34 +154,44 @@ def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
             motions.setdefault(face.track_id, {})[index] = motion
         pending.clear()
 
-    with open_video(path) as reader, create_tracker(config, float(reader.info.fps)) as tracker:
+    cuts_seen: list[int] = []
+    with open_video(path) as reader:
         fps = reader.info.fps
         total = reader.info.frame_count
         if frame_limit is not None and total is not None:
             total = min(total, frame_limit)
         complete = True
-        for frame in reader:
-            if frame_limit is not None and frame.index >= frame_limit:
-                complete = False
-                break
-            rgb = frame.rgb()
-            faces = tracker.update(rgb)
-            per_frame.append(faces)
-            pending.extend((frame.index, rgb, face) for face in faces)
-            if len(pending) >= batch_size:
-                flush()
-            if progress is not None:
-                progress("driving", frame.index + 1, total)
+        tracker = create_tracker(config, float(fps))
+        try:
+            for frame in reader:
+                if frame_limit is not None and frame.index >= frame_limit:
+                    complete = False
+                    break
+                rgb = frame.rgb()
+                if detector is not None and detector.add(rgb):
+                    # A new take: a fresh tracker, so no crop smoothing glides from the old
+                    # framing into this one (that glide would read as head motion).
+                    cuts_seen.append(frame.index)
+                    tracker.close()
+                    tracker = create_tracker(config, float(fps))
+                faces = tracker.update(rgb)
+                per_frame.append(faces)
+                pending.extend((frame.index, rgb, face) for face in faces)
+                if len(pending) >= batch_size:
+                    flush()
+                if progress is not None:
+                    progress("driving", frame.index + 1, total)
+        finally:
+            tracker.close()
         flush()
         width, height = reader.info.width, reader.info.height
-    shot = ShotTracks.from_observations(per_frame, width, height, fps, str(path))
-    main = main_face(shot)
-    if main is None:
-        raise InputError(path, "no face found in the driving clip")
     count = len(per_frame)
-    series = [motions[main].get(i) for i in range(count)]
+    cut_frames = np.asarray(cuts_seen, dtype=np.int64)
+    series = _main_face_motions(per_frame, motions, take_bounds(count, cut_frames),
+                                (width, height, fps), path)
+    _log_cuts(Path(path), cut_frames)
     try:
-        smoothed = smooth_track(series, SmoothingOptions(smoothing), fps=fps)
+        smoothed = smooth_track(series, SmoothingOptions(smoothing), fps=fps, cuts=cut_frames)
     except NoDrivingFaceError:
         raise InputError(path, "no face found in the driving clip") from None
     try:
@@ -175,8 +207,43 @@ def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
                               held=held, complete=complete)
 
 
+def _main_face_motions(per_frame: list[list], motions: dict[int, dict[int, KeypointMotion]],
+                       takes: list[tuple[int, int]], picture: tuple[int, int, Fraction],
+                       path: Path) -> list[KeypointMotion | None]:
+    """Per frame, the motion of its take's main face (None where that face is absent).
+
+    Each take picks its own main face: the tracker restarts at each cut, so identities are
+    the take's own (and the clip's longest track alone would leave the other takes empty).
+
+    Raises:
+        InputError: no take has a face.
+    """
+    width, height, fps = picture
+    series: list[KeypointMotion | None] = []
+    found = False
+    for start, stop in takes:
+        shot = ShotTracks.from_observations(per_frame[start:stop], width, height, fps, str(path))
+        main = main_face(shot)
+        found = found or main is not None
+        own = motions.get(main, {}) if main is not None else {}
+        series.extend(own.get(i) for i in range(start, stop))
+    if not found:
+        raise InputError(path, "no face found in the driving clip")
+    return series
+
+
+def _log_cuts(path: Path, cuts: np.ndarray) -> None:
+    """Say at INFO which driving frames start a new take, so a user can check them."""
+    if len(cuts) == 0:
+        return
+    frames = ", ".join(str(int(c)) for c in cuts)
+    plural = "s" if len(cuts) > 1 else ""
+    log.info("%s: %d cut%s between driving takes, at frame%s %s; the takes are joined",
+             path, len(cuts), plural, plural, frames)
+
+
 # -- cache ------------------------------------------------------------------------------------
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bump when what an entry holds or how the analysis works changes: old entries then miss."""
 _HEAD_TAIL = 1 << 20
 _TRACK_FIELDS = ("canonical", "rotation", "expression", "scale", "translation")
@@ -185,7 +252,7 @@ _MOTION_FIELDS = ("canonical", "rotation", "expression", "translation")
 
 def driving_key(path: Path, engine: Engine, *, smoothing: str = "paper",
                 reference: str | int = "first", lip_mask: np.ndarray | None = None,
-                tracker_options: dict | None = None) -> str:
+                tracker_options: dict | None = None, cuts: str = "join") -> str:
     """Cache key of an analysis: a hash of everything its result depends on."""
     from vedit import __version__
 
@@ -196,6 +263,7 @@ def driving_key(path: Path, engine: Engine, *, smoothing: str = "paper",
         "engine": engine_identity(engine),
         "smoothing": _plain(SmoothingOptions(smoothing)),
         "reference": reference,
+        "cuts": cuts,
         "lip_mask": _plain(None if lip_mask is None else np.asarray(lip_mask)),
         "tracker": _plain(TrackerConfig(**(tracker_options or {}))),
     }
@@ -283,6 +351,7 @@ def _to_arrays(perf: DrivingPerformance, key: str) -> dict[str, np.ndarray]:
     arrays["reference_scale"] = np.asarray(perf.reference.scale, dtype=np.float64)
     arrays["smoothed_held"] = perf.smoothed.held
     arrays["held"] = perf.held
+    arrays["cuts"] = np.asarray(perf.smoothed.cuts, dtype=np.int64)
     meta = {"format": CACHE_FORMAT, "key": key, "fps": [perf.fps.numerator, perf.fps.denominator],
             "count": perf.count, "reference_index": perf.reference_index}
     arrays["meta"] = np.array(json.dumps(meta))
@@ -293,7 +362,7 @@ def _from_arrays(data, meta: dict[str, Any], path: Path) -> DrivingPerformance:
     tracks = {prefix: MotionTrack(**{name: data[f"{prefix}_{name}"] for name in _TRACK_FIELDS})
               for prefix in ("track", "raw")}
     smoothed = SmoothedTrack(track=tracks["track"], raw=tracks["raw"],
-                             held=data["smoothed_held"])
+                             held=data["smoothed_held"], cuts=data["cuts"])
     reference = KeypointMotion(scale=float(data["reference_scale"]),
                                **{name: data[f"reference_{name}"] for name in _MOTION_FIELDS})
     return DrivingPerformance(path=path, fps=Fraction(*meta["fps"]), count=int(meta["count"]),

@@ -185,6 +185,7 @@ class _DrivingAnalysis:
         return analyse_driving(path, self._engine, smoothing=self._smoothing,
                                reference=config.reference, lip_mask=self._lip_mask,
                                tracker_options=dict(config.tracker_options),
+                               cuts=config.driving_cuts,
                                cache_dir=config.driving_cache, frame_limit=frame_limit,
                                progress=lambda _s, done, total: self._report(path, done, total))
 
