@@ -161,15 +161,23 @@ class _Mesh:
     samples of a proper triangle; barycentric weights are clipped to the triangle, so samples
     the rasteriser gives a triangle they lie just outside of are never extrapolated (slivers of
     clamped lids would otherwise fling them far). Samples outside every triangle get 0.
+    What does not depend on the grid (each triangle's barycentric weights as affine functions
+    of frame pixels, its vertices' displacements) is computed once per mesh, not per grid.
     """
 
     def __init__(self, ctrl: np.ndarray, disp: np.ndarray) -> None:
-        self.ctrl, self.disp = ctrl, disp
+        self.ctrl = ctrl
         self.simplices = Delaunay(ctrl, qhull_options="QJ Qbb").simplices
         tri = ctrl[self.simplices]
         e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-        self.area = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+        self.det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        self.area = np.abs(self.det)
         self.lo, self.hi = tri.min(1), tri.max(1)
+        # weights of vertices 1 and 2 at frame pixel (x, y): (l[0] * x + l[1] * y + l[2]) / det
+        a = tri[:, 0]
+        self.l1 = np.stack([e2[:, 1], -e2[:, 0], a[:, 1] * e2[:, 0] - a[:, 0] * e2[:, 1]])
+        self.l2 = np.stack([-e1[:, 1], e1[:, 0], a[:, 0] * e1[:, 1] - a[:, 1] * e1[:, 0]])
+        self.disp = disp[self.simplices].transpose(2, 1, 0).copy()        # (2, 3, T)
 
     def sample(self, origin: np.ndarray, step: float, shape: tuple[int, int]) -> np.ndarray:
         """(ny, nx, 2) float32 displacement at pixels origin + step * (j, i)."""
@@ -178,27 +186,27 @@ class _Mesh:
         near = np.flatnonzero((g_hi[:, 0] >= -1) & (g_lo[:, 0] <= nx) &
                               (g_hi[:, 1] >= -1) & (g_lo[:, 1] <= ny))
         near = near[np.argsort(self.area[near])]
-        tri = (self.ctrl[self.simplices[near]] - origin) / step            # (M, 3, 2)
+        fixed = np.round((self.ctrl[self.simplices[near]] - origin) / step * 16)
         index = np.full(shape, -1, np.int32)
-        fixed = np.round(tri * 16).astype(np.int32)
-        for i in range(len(near)):
-            cv2.fillConvexPoly(index, fixed[i], i, shift=4)
-        iy, ix = np.nonzero(index >= 0)
-        k = index[iy, ix]
-        a = tri[:, 0]
-        e1, e2 = tri[:, 1] - a, tri[:, 2] - a
-        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-        det = np.where(np.abs(det) < 1e-9, 1e-9, det)
-        rx, ry = ix - a[k, 0], iy - a[k, 1]
-        lam = np.empty((len(k), 3))
-        lam[:, 1] = (rx * e2[k, 1] - ry * e2[k, 0]) / det[k]
-        lam[:, 2] = (ry * e1[k, 0] - rx * e1[k, 1]) / det[k]
-        lam[:, 0] = 1.0 - lam[:, 1] - lam[:, 2]
-        lam = np.clip(lam, 0.0, 1.0)
-        lam /= lam.sum(1, keepdims=True)
-        out = np.zeros((ny, nx, 2), np.float32)
-        out[iy, ix] = np.einsum("pi,pij->pj", lam, self.disp[self.simplices[near[k]]])
-        return out
+        fill = cv2.fillConvexPoly
+        for i, poly in enumerate(fixed.astype(np.int32)):
+            fill(index, poly, i, shift=4)
+        at = np.flatnonzero(index >= 0)
+        k = near[index.ravel()[at]]
+        iy, ix = np.divmod(at, nx)
+        px, py = origin[0] + step * ix, origin[1] + step * iy
+        # a degenerate triangle's determinant is floored in grid units, as a grid sees it
+        det = self.det[k]
+        det = np.where(np.abs(det) < 1e-9 * step * step, 1e-9 * step * step, det)
+        l1 = (self.l1[0, k] * px + self.l1[1, k] * py + self.l1[2, k]) / det
+        l2 = (self.l2[0, k] * px + self.l2[1, k] * py + self.l2[2, k]) / det
+        lam = (np.clip(1.0 - l1 - l2, 0.0, 1.0), np.clip(l1, 0.0, 1.0), np.clip(l2, 0.0, 1.0))
+        total = lam[0] + lam[1] + lam[2]
+        out = np.zeros((ny * nx, 2), np.float32)
+        for c in range(2):
+            d = self.disp[c]
+            out[at, c] = (lam[0] * d[0, k] + lam[1] * d[1, k] + lam[2] * d[2, k]) / total
+        return out.reshape(ny, nx, 2)
 
 
 def _rings(src: np.ndarray, dst: np.ndarray, size: float, opts: WarpOptions):
