@@ -215,15 +215,34 @@ def test_unknown_backend_and_missing_video(tmp_path):
         next(iter(track_video(tmp_path / "absent.mp4")))
 
 
-def test_mediapipe_import_leaves_matplotlib_alone():
-    """The face layer imports MediaPipe without matplotlib, and a later import of matplotlib
-    still gets the real package (the stand-ins are gone)."""
+def test_face_layer_imports_stay_light():
+    """The face layer imports MediaPipe without matplotlib (and a later import of matplotlib
+    still gets the real package: the stand-ins are gone), and without scipy.optimize."""
     code = ("import sys\n"
             "import vedit.faces._mediapipe as m\n"
             "assert m.mp.solutions.face_mesh.FaceMesh\n"
             "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'\n"
+            "assert 'scipy.optimize' not in sys.modules, 'scipy.optimize was imported'\n"
             "import matplotlib.pyplot as plt\n"
             "assert callable(plt.figure), 'a stand-in leaked'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_small_assignments_match_scipy():
+    """Up to four pairs the matching is found by enumeration (no scipy.optimize import); it
+    must pick the same allowed pairs as the Hungarian solver, "not allowed" entries included."""
+    from scipy.optimize import linear_sum_assignment
+
+    from vedit.faces._assoc import assign
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        n, m = (int(v) for v in rng.integers(1, 7, 2))
+        cost = rng.random((n, m))
+        cost[rng.random((n, m)) < 0.3] = 1e6
+        rows, cols = linear_sum_assignment(cost)
+        expected = sorted((int(r), int(c)) for r, c in zip(rows, cols, strict=True)
+                          if cost[r, c] < 1e6)
+        assert sorted(assign(cost)) == expected, cost

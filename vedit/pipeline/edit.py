@@ -115,10 +115,12 @@ def _motion_options(config: EditConfig, engine: Engine,
 
 
 class _DrivingAnalysis:
-    """The drivings, analysed in a background thread while the source shot is tracked.
+    """The drivings, analysed in background threads while the source shot is tracked.
 
-    Both are MediaPipe-bound and MediaPipe releases the GIL, so on two cores the pair costs
-    about the time of the longer one. Progress of both is reported as one "analyse" stage.
+    All are MediaPipe-bound and MediaPipe releases the GIL, so they share the cores. Each
+    driving has its own thread (up to `_DRIVING_THREADS`): one thread for all would finish
+    well after the source's tracking whenever two drivings together outweigh the shot. Progress
+    of all is reported as one "analyse" stage.
     """
 
     def __init__(self, config: EditConfig, engine: Engine, smoothing: str,
@@ -132,13 +134,17 @@ class _DrivingAnalysis:
         self._cancel = threading.Event()
         self._threaded = threaded
         self._pool = None
-        self._future: Future | None = None
+        self._futures: dict[Path, Future] = {}
         self._performances: dict[Path, DrivingPerformance] | None = None
 
     def __enter__(self) -> _DrivingAnalysis:
         if self._threaded:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vedit-drivings")
-            self._future = self._pool.submit(self._analyse_all)
+            paths = self._config.all_drivings()
+            self._pool = ThreadPoolExecutor(max_workers=max(1, min(len(paths), _DRIVING_THREADS)),
+                                            thread_name_prefix="vedit-drivings")
+            t0 = time.perf_counter()
+            self._futures = {path: self._pool.submit(self._analyse_timed, path, t0)
+                             for path in paths}
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -148,17 +154,19 @@ class _DrivingAnalysis:
             self._pool.shutdown(wait=True)
 
     def result(self) -> dict[Path, DrivingPerformance]:
-        if self._future is not None:
-            return self._future.result()
         if self._performances is None:
-            self._performances = self._analyse_all()
+            if self._futures:
+                self._performances = {path: future.result()
+                                      for path, future in self._futures.items()}
+            else:
+                self._performances = self._analyse_all()
         return self._performances
 
     def track_progress(self, stage: str, done: int, total: int | None) -> None:
         """Progress of the source's tracking; stops it early when a driving already failed."""
-        future = self._future
-        if future is not None and future.done() and future.exception() is not None:
-            raise future.exception()
+        for future in self._futures.values():
+            if future.done() and future.exception() is not None:
+                raise future.exception()
         self._report("source", done, total)
 
     def complete(self, performances: dict[Path, DrivingPerformance],
@@ -175,10 +183,15 @@ class _DrivingAnalysis:
 
     def _analyse_all(self) -> dict[Path, DrivingPerformance]:
         t0 = time.perf_counter()
-        performances = {path: self._analyse(path, self._frame_limit(path))
-                        for path in self._config.all_drivings()}
-        self._timings["drivings"] = time.perf_counter() - t0
-        return performances
+        return {path: self._analyse_timed(path, t0) for path in self._config.all_drivings()}
+
+    def _analyse_timed(self, path: Path, t0: float) -> DrivingPerformance:
+        """One driving; the "drivings" timing ends when the last one is done."""
+        performance = self._analyse(path, self._frame_limit(path))
+        with self._lock:
+            self._timings["drivings"] = max(self._timings.get("drivings", 0.0),
+                                            time.perf_counter() - t0)
+        return performance
 
     def _analyse(self, path: Path, frame_limit: int | None) -> DrivingPerformance:
         config = self._config
@@ -222,6 +235,10 @@ class _DrivingAnalysis:
             self._progress("analyse", sum(d for d, _ in self._counts.values()),
                            None if None in totals else sum(totals))
 
+
+_DRIVING_THREADS = 2
+"""Drivings analysed at once beside the source's tracking (each a MediaPipe graph or network
+pass; more would only crowd the cores)."""
 
 _LIMIT_MARGIN = 8
 """Driving frames analysed past the shot's probed end: rates and durations are rounded."""
