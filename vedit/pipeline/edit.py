@@ -282,6 +282,10 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
     else:
         shot, pts, info = track_source(config, analysis.track_progress)
     timings["track"] = time.perf_counter() - t
+    # the engine learns the shot while the drivings may still be analysed (their motion() does
+    # not read what prepare_shot learns)
+    with FrameFetcher(config.source) as fetch:
+        engine.prepare_shot(shot, fetch)
     performances = analysis.result()
     n = len(pts)
     result = EditResult(output=config.output, frames=0, faces=shot.ids)
@@ -320,8 +324,6 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
         t_start = (pts[start] - pts[0]) * info.time_base
         t_stop = (pts[stop] - pts[0]) * info.time_base if stop < n else None
         window = (t_start, t_stop if t_stop is not None else Fraction(10**9))
-    with FrameFetcher(config.source) as fetch:
-        engine.prepare_shot(shot, fetch)
     t = time.perf_counter()
     batch_size = max(1, int(getattr(engine, "batch_size", 1)))
     main_driving = config.driving_for(shot.ids[0]) if shot.ids else config.all_drivings()[0]
