@@ -94,3 +94,62 @@ def test_bad_inputs_exit_nonzero_naming_the_file(case, media, tmp_path, clip_fac
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("vedit: error:")]
     assert len(errors) == 1 and str(bad) in errors[0], proc.stderr[-2000:]
     assert list(out.parent.iterdir()) == []
+
+
+def _phone_pair(media, folder, frames: int = 20):
+    """s18's first frames twice, losslessly: stored upright, and stored sideways with a display
+    matrix that turns them upright (as a phone records portrait footage)."""
+    import av  # building the fixture files only
+
+    pictures = []
+    with open_video(media / "s18.mp4") as r:
+        for f in r:
+            if f.index >= frames:
+                break
+            pictures.append(f.rgb())
+    paths = {}
+    for name, stored, rotation in (("upright", pictures, None),
+                                   ("phone", [np.rot90(p, 1) for p in pictures], -90)):
+        path = folder / f"{name}.mkv"
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream("ffv1", rate=30)
+            stream.height, stream.width = stored[0].shape[:2]
+            stream.pix_fmt = "yuv444p"
+            if rotation is not None:
+                stream.set_display_rotation(rotation)
+            for picture in stored:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+        paths[name] = path
+    return paths
+
+
+def test_phone_footage_is_edited_upright_and_keeps_its_rotation(media, tmp_path):
+    """A source stored sideways with a display matrix is tracked and re-animated upright, and
+    written back sideways with the same matrix: its upright pictures equal the edit of the
+    same pictures stored upright, pixel for pixel."""
+    from vedit.io import probe
+
+    sources = _phone_pair(media, tmp_path)
+    assert probe(sources["phone"]).video.rotation == 90
+    outs = {}
+    for name, src in sources.items():
+        outs[name] = tmp_path / f"{name}_out.mkv"
+        result = edit(EditConfig(source=src, driving=media / "d11.mp4", output=outs[name],
+                                 codec="ffv1"))
+        assert result.faces == [0], name
+    assert probe(outs["phone"]).video.rotation == 90
+    with open_video(outs["upright"]) as a, open_video(outs["phone"]) as b:
+        pairs = [(x.rgb(), y.rgb()) for x, y in zip(a, b, strict=True)]
+    assert len(pairs) == 20
+    for upright, phone in pairs:
+        assert phone.shape == upright.shape == (720, 1280, 3)
+        assert np.array_equal(phone, upright)
+    with open_video(sources["upright"]) as r:
+        originals = [f.rgb() for f in r]
+    moved = [int(np.abs(o.astype(int) - p.astype(int)).max()) for o, (p, _) in
+             zip(originals, pairs, strict=True)]
+    assert max(moved) > 30, f"nothing was re-animated: {moved}"
