@@ -40,3 +40,13 @@ def evaluate():
         return json.loads(report.read_text())
 
     return run
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """The embedded engine (driving analysis and cache tests share one per module)."""
+    from vedit.engines import create_engine
+
+    eng = create_engine("embedded")
+    yield eng
+    eng.close()

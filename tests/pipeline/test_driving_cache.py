@@ -18,15 +18,6 @@ from vedit.pipeline.driving import analyse_driving, driving_key
 
 
 @pytest.fixture(scope="module")
-def engine():
-    from vedit.engines import create_engine
-
-    eng = create_engine("embedded")
-    yield eng
-    eng.close()
-
-
-@pytest.fixture(scope="module")
 def analysed(media, engine, tmp_path_factory):
     """(driving path, cache folder, the first, computed, performance)."""
     folder = tmp_path_factory.mktemp("drivings")

@@ -58,15 +58,6 @@ def spliced(media, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def engine():
-    from vedit.engines import create_engine
-
-    eng = create_engine("embedded")
-    yield eng
-    eng.close()
-
-
-@pytest.fixture(scope="module")
 def analyses(spliced, engine):
     return {mode: analyse_driving(spliced, engine, cuts=mode) for mode in ("join", "off")}
 
