@@ -89,14 +89,19 @@ class EditConfig:
             raise ConfigError(None, "no driving performance given (use -d DRIVING or "
                                     "--face ID=DRIVING)")
         checks = [
-            (self.region in REGIONS, f"region must be one of {', '.join(REGIONS)}"),
-            (self.driving_fit in FIT_MODES, f"driving fit must be one of {', '.join(FIT_MODES)}"),
+            (self.region in REGIONS,
+             f"region must be one of {', '.join(REGIONS)}, got {self.region!r}"),
+            (self.driving_fit in FIT_MODES,
+             f"driving fit must be one of {', '.join(FIT_MODES)}, got {self.driving_fit!r}"),
             (self.driving_cuts in CUT_MODES,
-             f"driving cuts must be one of {', '.join(CUT_MODES)}"),
+             f"driving cuts must be one of {', '.join(CUT_MODES)}, got {self.driving_cuts!r}"),
             (self.smoothing in SMOOTHING_METHODS,
-             f"smoothing must be one of {', '.join(SMOOTHING_METHODS)}"),
-            (0.0 <= self.scale_damping <= 1.0, "scale damping must be within [0, 1]"),
-            (self.expression_gain >= 0.0, "expression gain must be >= 0"),
+             f"smoothing must be one of {', '.join(SMOOTHING_METHODS)}, "
+             f"got {self.smoothing!r}"),
+            (0.0 <= self.scale_damping <= 1.0,
+             f"scale damping must be within [0, 1], got {self.scale_damping}"),
+            (self.expression_gain >= 0.0,
+             f"expression gain must be >= 0, got {self.expression_gain}"),
         ]
         for ok, problem in checks:
             if not ok:
