@@ -61,6 +61,21 @@ def yaml_list():
     return write_yaml
 
 
+@pytest.fixture
+def s18_master_list(short_media, tmp_path):
+    """A one-shot list: s18 driven by the short d0, frames [start, stop), `master` preset,
+    rendered to out/s18.mkv. Returns (list path, output folder)."""
+    def make(start: int, stop: int) -> tuple[Path, Path]:
+        out = tmp_path / "out"
+        out.mkdir(exist_ok=True)
+        shots = write_yaml(tmp_path / "shots.yaml", [
+            {"source": str(short_media["s18"]), "driving": str(short_media["d0s"]),
+             "output": str(out / "s18.mkv"), "in": start, "out": stop}], {"preset": "master"})
+        return shots, out
+
+    return make
+
+
 def render_alone(config, output: Path):
     """The shot rendered by itself with edit(), into `output` (the yardstick)."""
     from vedit.pipeline.edit import edit

@@ -15,14 +15,9 @@ from vedit.batch import load_shot_list, plan_job, run_batch
 AAC_FRAME = 1024
 
 
-def test_chunked_in_out_shot_equals_the_single_render(short_media, cluster, tmp_path,
-                                                      yaml_list, alone, same_frames):
-    m = short_media
-    out = tmp_path / "out"
-    out.mkdir()
-    shots = yaml_list(tmp_path / "inout.yaml", [
-        {"source": str(m["s18"]), "driving": str(m["d0s"]), "output": str(out / "s18.mkv"),
-         "in": 13, "out": 37}], {"preset": "master"})
+def test_chunked_in_out_shot_equals_the_single_render(cluster, tmp_path, s18_master_list,
+                                                      alone, same_frames):
+    shots, out = s18_master_list(13, 37)
     plan = plan_job(load_shot_list(shots), tmp_path / "job", chunk_frames=8)
     shot = plan.shots[0]
     assert [(c.start, c.stop) for c in shot.chunks] == [(13, 21), (21, 29), (29, 37)]

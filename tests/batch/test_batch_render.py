@@ -65,13 +65,9 @@ def test_six_shots_on_two_workers_equal_single_renders(short_media, tmp_path, ya
 
 
 def test_four_chunks_join_to_the_single_render_with_audio(short_media, cluster, tmp_path,
-                                                          yaml_list, alone):
+                                                          s18_master_list, alone):
     m = short_media
-    out = tmp_path / "out"
-    out.mkdir()
-    shots = yaml_list(tmp_path / "one.yaml", [
-        {"source": str(m["s18"]), "driving": str(m["d0s"]), "output": str(out / "s18.mkv"),
-         "in": 0, "out": 48}], {"preset": "master"})
+    shots, out = s18_master_list(0, 48)
     plan = plan_job(load_shot_list(shots), tmp_path / "job", chunk_frames=12)
     assert [(c.start, c.stop) for c in plan.shots[0].chunks] == [
         (0, 12), (12, 24), (24, 36), (36, 48)]
