@@ -76,3 +76,51 @@ def test_landmarks_and_crop_are_consistent(tracked_clip):
     nose = np.append(ob.landmarks[1, :2], 1.0)
     u, v = f2c @ nose
     assert 0.35 * 512 < u < 0.65 * 512 and 0.4 * 512 < v < 0.75 * 512
+
+
+def test_mesh_pool_meshes_a_frames_windows_at_once_with_the_same_result():
+    """The two faces of a group shot, meshed by two graphs in two threads, are exactly what one
+    graph gives window by window, in the windows' order."""
+    import threading
+
+    from faces.faces_support import read_frames
+
+    from vedit.faces._mediapipe import Detector, Mesh, MeshPool
+    from vedit.faces.geometry import box_centre, box_side
+
+    frames, _ = read_frames("two_faces.mp4", 3)
+    detector = Detector(0.5, 0.3)
+    try:
+        boxes = [d.box for d in detector(frames[0])]
+    finally:
+        detector.close()
+    assert len(boxes) == 2
+    windows = [(box_centre(b), 1.8 * box_side(b)) for b in boxes]
+    single, pool = Mesh(0.5, 256), MeshPool(0.5, 256, workers=2)
+    threads = set()
+    original = Mesh.__call__
+
+    def spy(self, *args):
+        threads.add(threading.current_thread().name)
+        return original(self, *args)
+
+    try:
+        Mesh.__call__ = spy
+        for rgb in frames:
+            expected = [single(rgb, c, s) for c, s in windows]
+            threads.clear()
+            got = pool(rgb, windows)
+            assert len(got) == 2 and all(len(g) >= 1 for g in got)
+            for e, g in zip(expected, got, strict=True):
+                assert len(e) == len(g)
+                for a, b in zip(e, g, strict=True):
+                    np.testing.assert_array_equal(a, b)
+            assert len(threads) == 2 and all(t.startswith("vedit-mesh") for t in threads)
+        # a single window stays in the caller's thread
+        threads.clear()
+        pool(frames[0], windows[:1])
+        assert threads == {threading.current_thread().name}
+    finally:
+        Mesh.__call__ = original
+        single.close()
+        pool.close()

@@ -4,7 +4,8 @@
 identities); ``MediaPipeFaceTracker`` implements it:
 
 1. Every face already tracked is followed by running the mesh on a window around where its
-   previous landmarks predict it (cost per face, not per pixel).
+   previous landmarks predict it (cost per face, not per pixel; the windows of one frame are
+   meshed at once, a graph per core).
 2. Full-frame detection runs every ``detect_every`` frames to find newcomers, and on every
    ``search_every``-th frame while a track is lost or nothing is tracked.
 3. A new face is first offered to the lost tracks (appearance + size + position, Hungarian);
@@ -180,11 +181,11 @@ class MediaPipeFaceTracker(FaceTracker):
 
     def __init__(self, config: TrackerConfig | None = None, fps: float = 30.0) -> None:
         super().__init__(config, fps)
-        from vedit.faces._mediapipe import Detector, Mesh
+        from vedit.faces._mediapipe import Detector, MeshPool
 
         c = self.config
         self._detector = Detector(c.detection_confidence, c.nms_iou, c.detect_tiles)
-        self._mesh = Mesh(c.mesh_confidence, c.mesh_input)
+        self._mesh = MeshPool(c.mesh_confidence, c.mesh_input)
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._index = 0
@@ -264,14 +265,15 @@ class MediaPipeFaceTracker(FaceTracker):
         """Mesh each active track's window, then match windows' faces to tracks."""
         if not active:
             return []
-        faces: list[_Face] = []
-        preds = []
+        preds, windows = [], []
         for t in active:
             centre, side = t.predicted(index)
             preds.append((centre, side))
             speed = float(np.linalg.norm(t.velocity))
-            window = self.config.roi_scale * side + 2.0 * speed
-            faces += [_Face(lm, landmark_box(lm)) for lm in self._run_mesh(rgb, centre, window)]
+            windows.append((centre, self.config.roi_scale * side + 2.0 * speed))
+        self.stats.mesh_calls += len(windows)
+        faces = [_Face(lm, landmark_box(lm)) for found in self._mesh(rgb, windows)
+                 for lm in found]
         # The same face seen from two overlapping windows counts once.
         keep = _assoc.dedupe([f.box for f in faces])
         faces = [faces[k] for k in keep]
@@ -385,7 +387,7 @@ class MediaPipeFaceTracker(FaceTracker):
 
     def _run_mesh(self, rgb: np.ndarray, centre: np.ndarray, side: float) -> list[np.ndarray]:
         self.stats.mesh_calls += 1
-        return self._mesh(rgb, centre, side)
+        return self._mesh(rgb, [(centre, side)])[0]
 
 
 def _contains(box: np.ndarray, point: np.ndarray) -> bool:
