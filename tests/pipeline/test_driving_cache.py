@@ -115,6 +115,29 @@ def test_a_corrupt_entry_is_recomputed(analysed, engine, tmp_path, caplog):
         assert "meta" in data.files
 
 
+# -- tracking a driving ----------------------------------------------------------------------
+def test_a_driving_is_detected_only_where_no_face_is_followed(media, engine, monkeypatch):
+    """A driving is one performer: no routine full-frame detections, only the one that finds
+    the face at the start; the motion is exactly what detections every 10 frames give."""
+    from vedit.faces import _mediapipe
+
+    calls = []
+    original = _mediapipe.Detector.__call__
+
+    def counting(self, rgb):
+        calls.append(rgb.shape)
+        return original(self, rgb)
+
+    monkeypatch.setattr(_mediapipe.Detector, "__call__", counting)
+    path = media / "d0.mp4"
+    lean = analyse_driving(path, engine, frame_limit=30)
+    lean_calls = len(calls)
+    calls.clear()
+    routine = analyse_driving(path, engine, frame_limit=30, tracker_options={"detect_every": 10})
+    assert (lean_calls, len(calls)) == (1, 3)
+    _assert_identical(lean, routine)
+
+
 # -- analysing only the start of a driving ----------------------------------------------------
 @pytest.mark.parametrize("smoothing", ["paper", "one_euro"])
 def test_frame_limit_gives_the_full_analysis_on_the_frames_a_shot_can_use(

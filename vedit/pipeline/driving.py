@@ -53,6 +53,15 @@ from vedit.motion import (
 
 log = logging.getLogger("vedit.pipeline")
 
+#: Tracker settings of a driving unless the caller's tracker options say otherwise: no routine
+#: detections (see the module docstring).
+DRIVING_TRACKER = {"detect_every": 1_000_000}
+
+
+def driving_tracker_config(tracker_options: dict | None = None) -> TrackerConfig:
+    """The tracker settings a driving is analysed with."""
+    return TrackerConfig(**{**DRIVING_TRACKER, **(tracker_options or {})})
+
 
 @dataclass(frozen=True)
 class DrivingPerformance:
@@ -139,7 +148,7 @@ def _analyse(path: Path, engine: Engine, smoothing: str, reference: str | int,
              lip_mask: np.ndarray | None, tracker_options: dict | None,
              progress, frame_limit: int | None = None,
              cuts: str = "join") -> DrivingPerformance:
-    config = TrackerConfig(**(tracker_options or {}))
+    config = driving_tracker_config(tracker_options)
     detector = CutDetector() if cuts == "join" else None
     per_frame: list[list] = []
     motions: dict[int, dict[int, KeypointMotion]] = {}
@@ -265,7 +274,7 @@ def driving_key(path: Path, engine: Engine, *, smoothing: str = "paper",
         "reference": reference,
         "cuts": cuts,
         "lip_mask": _plain(None if lip_mask is None else np.asarray(lip_mask)),
-        "tracker": _plain(TrackerConfig(**(tracker_options or {}))),
+        "tracker": _plain(driving_tracker_config(tracker_options)),
     }
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
