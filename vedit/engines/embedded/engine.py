@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 from .eyes import (
     EyeOptions,
     adjust_lids,
+    eye_lids,
     fine_box,
     gaze_shift,
     occlusion_controls,
@@ -220,9 +221,15 @@ class EmbeddedEngine(Engine):
             raise ValueError(f"target keypoints must be ({N_POINTS}, 3), got {target.shape}")
         src = to_frame_xy(source.keypoints(), face.crop)
         dst = to_frame_xy(target, face.crop)
-        if np.allclose(src, dst, rtol=0.0, atol=1e-3):
+        step = np.abs(dst - src)
+        step = np.maximum(step[:, 0], step[:, 1])      # .max(1), faster over an axis of 2
+        # np.allclose(src, dst, rtol=0, atol=1e-3) from the steps: only a NaN step (a NaN, or
+        # the same infinity in both) needs its rules
+        biggest = step.max()
+        if biggest <= 1e-3 or (np.isnan(biggest)
+                               and np.allclose(src, dst, rtol=0.0, atol=1e-3)):
             return _empty_patch(frame, src)
-        moving = np.abs(dst - src).max(1) > 1e-6
+        moving = step > 1e-6
         lower_only = not moving[~self._lower].any()
         if lower_only:
             dst = lip_mode_targets(src, dst, self.options.jaw)
@@ -230,12 +237,15 @@ class EmbeddedEngine(Engine):
         dst = keep_lip_thickness(src, dst, self.options.mouth)
         eyes = self.options.eyes
         boxes: dict = {"mouth": mouth_box(dst)}
-        extra = None
+        extra = src_lids = dst_lids = None
         if not lower_only:
-            dst = adjust_lids(src, dst, eyes)
+            # the eye frames and lid margins every lid step reads, computed once
+            src_lids = eye_lids(src)
+            dst = adjust_lids(src, dst, eyes, src_lids)
+            dst_lids = eye_lids(dst)
             boxes.update({i: fine_box(dst, eye) for i, eye in enumerate(EYES)})
-            extra = occlusion_controls(src, dst, eyes)
-        pushed = src if lower_only else pushed_sources(src, dst, eyes)
+            extra = occlusion_controls(src, dst, eyes, src_lids, dst_lids)
+        pushed = src if lower_only else pushed_sources(src, dst, eyes, src_lids, dst_lids)
         fld = build_field(pushed, dst, self._controls, frame.shape[:2], self.options.warp,
                           extra, boxes)
         if fld is None:
@@ -245,20 +255,24 @@ class EmbeddedEngine(Engine):
         for i, eye in enumerate(EYES):
             if i in fld.fine:
                 x, y, d = fld.fine[i]
-                gaze = gaze_shift(src, dst, eye, (x, y), d.shape[:2], eyes)
+                frames = None if dst_lids is None else (src_lids[i].frame, dst_lids[i].frame)
+                gaze = gaze_shift(src, dst, eye, (x, y), d.shape[:2], eyes, frames)
                 if gaze is not None:
                     d += gaze
         rgb, disp = apply_field(frame, fld, self.options.warp.cubic)
         alpha = alpha_from_displacement(disp, self.options.warp)
         if not lower_only:
-            smooth_lids(rgb, alpha, (fld.x0, fld.y0), src, dst, eyes)
+            smooth_lids(rgb, alpha, (fld.x0, fld.y0), src, dst, eyes, src_lids, dst_lids)
         shape, known = self._known.get(face.track_id, (None, None))
         self._mouth.paint(known if shape == frame.shape[:2] else None, frame, src, dst, rgb,
                           alpha, (fld.x0, fld.y0))
-        ys, xs = np.nonzero(alpha > 0)
-        if len(ys) == 0:
+        # bounding box of alpha > 0 from its row and column projections (np.nonzero of the
+        # whole box lists every pixel)
+        painted = alpha > 0
+        rows, cols = np.flatnonzero(painted.any(1)), np.flatnonzero(painted.any(0))
+        if len(rows) == 0:
             return _empty_patch(frame, src)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         return FacePatch(fld.x0 + int(x0), fld.y0 + int(y0),
                          np.ascontiguousarray(rgb[y0:y1, x0:x1]),
                          np.ascontiguousarray(alpha[y0:y1, x0:x1]))

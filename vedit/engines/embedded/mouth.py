@@ -21,6 +21,7 @@ the shot, so chunks of a shot rendered apart join into exactly the unchunked res
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -35,6 +36,13 @@ _CANVAS_V = (-0.45, 1.05)
 _NOISE = np.random.default_rng(7).normal(0.0, 1.0, (48, 48)).astype(np.float32)
 _NOISE = cv2.GaussianBlur(_NOISE, (0, 0), 0.8)
 _NOISE /= _NOISE.std()
+#: Lip chains as index arrays (fancy indexing with a tuple or list re-converts it every time).
+_CHAINS = {name: np.array(chain) for name, chain in (
+    ("ou", OUTER_UPPER), ("iu", INNER_UPPER), ("il", INNER_LOWER), ("ol", OUTER_LOWER))}
+_OUTER = np.array(OUTER_UPPER + OUTER_LOWER)
+_INNER_LOOP = np.array(INNER_LOOP)
+#: Tooth separations of the synthesised upper and lower teeth, u (mouth widths).
+_TOOTH_EDGES = (0.0, -0.15, 0.15, -0.27, 0.27)
 
 
 @dataclass(frozen=True)
@@ -114,8 +122,9 @@ class TrackMouth:
 def mouth_frame(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Origin (mid inner corners), unit u, unit v (towards the chin), mouth width in pixels."""
     a, b = p[INNER_UPPER[0]], p[INNER_UPPER[-1]]
-    w = float(np.linalg.norm(b - a))
-    eu = (b - a) / max(w, 1e-9)
+    d = b - a
+    w = math.sqrt(d.dot(d))                   # np.linalg.norm(d), without its checks
+    eu = d / max(w, 1e-9)
     ev = np.array([-eu[1], eu[0]])
     if (p[152] - (a + b) / 2) @ ev < 0:
         ev = -ev
@@ -124,7 +133,7 @@ def mouth_frame(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, floa
 
 def mouth_box(p: np.ndarray) -> tuple[int, int, int, int]:
     """Frame-pixel box (x0, y0, x1, y1) around the lips, padded by a quarter mouth width."""
-    lips = p[list(OUTER_UPPER + OUTER_LOWER)]
+    lips = p[_OUTER]
     pad = 0.25 * mouth_frame(p)[3] + 4.0
     x0, y0 = np.floor(lips.min(0) - pad).astype(int)
     x1, y1 = np.ceil(lips.max(0) + pad).astype(int)
@@ -152,12 +161,8 @@ def keep_lip_thickness(src: np.ndarray, dst: np.ndarray, opts: MouthOptions) -> 
     if opts.lip_keep <= 0 and opts.lip_keep_px <= 0:
         return out
     ms, mt = mouth_frame(src), mouth_frame(dst)
-    vs = {name: _to_mouth(src[list(chain)], ms)[1:-1, 1] * ms[3]
-          for name, chain in (("ou", OUTER_UPPER), ("iu", INNER_UPPER), ("il", INNER_LOWER),
-                              ("ol", OUTER_LOWER))}
-    vt = {name: _to_mouth(dst[list(chain)], mt)[1:-1] * mt[3]
-          for name, chain in (("ou", OUTER_UPPER), ("iu", INNER_UPPER), ("il", INNER_LOWER),
-                              ("ol", OUTER_LOWER))}
+    vs = {name: _mouth_v(src[chain], ms)[1:-1] * ms[3] for name, chain in _CHAINS.items()}
+    vt = {name: _to_mouth(dst[chain], mt)[1:-1] * mt[3] for name, chain in _CHAINS.items()}
     gap = np.maximum(vt["il"][:, 1] - vt["iu"][:, 1], 0.0)
     for inner, outer, sign in (("iu", "ou", 1.0), ("il", "ol", -1.0)):
         th_s = np.maximum(sign * (vs[inner] - vs[outer]), 0.0)
@@ -168,15 +173,24 @@ def keep_lip_thickness(src: np.ndarray, dst: np.ndarray, opts: MouthOptions) -> 
             uv = vt[inner].copy()
             uv[:, 1] += sign * shift
             o, eu, ev, _ = mt
-            idx = list((INNER_UPPER if inner == "iu" else INNER_LOWER)[1:-1])
-            out[idx] = o + uv[:, :1] * eu + uv[:, 1:] * ev
+            out[_CHAINS[inner][1:-1]] = o + uv[:, :1] * eu + uv[:, 1:] * ev
     return out
 
 
 def _to_mouth(pts: np.ndarray, mf) -> np.ndarray:
     o, eu, ev, w = mf
     r = np.asarray(pts, np.float64) - o
-    return np.stack([r @ eu, r @ ev], -1) / w
+    out = np.empty(r.shape)
+    out[..., 0] = r @ eu
+    out[..., 1] = r @ ev
+    out /= w
+    return out
+
+
+def _mouth_v(pts: np.ndarray, mf) -> np.ndarray:
+    """`_to_mouth(pts, mf)[..., 1]`, the same numbers, without computing u."""
+    o, _, ev, w = mf
+    return (np.asarray(pts, np.float64) - o) @ ev / w
 
 
 def _chain_fn(chain: np.ndarray):
@@ -304,14 +318,18 @@ class MouthPainter:
         if not self.opts.fill:
             return
         g_t, g_s = mouth_gap(dst), mouth_gap(src)
-        need = np.clip((g_t - self.opts.stretch_ok * g_s) / max(0.3 * g_t, 1e-6), 0.0, 1.0)
+        need = min(max((g_t - self.opts.stretch_ok * g_s) / max(0.3 * g_t, 1e-6), 0.0), 1.0)
         if need <= 0.0:
             return
-        lip, skin = _lip_skin(frame, src)
+        # this frame's own colours: for a person without shot-wide ones, and to check that an
+        # exemplar still fits (measuring them costs more than painting a small mouth)
+        lip = skin = None
+        if known is None or known.lip_rgb is None or known.exemplars:
+            lip, skin = _lip_skin(frame, src)
         tr = known if known is not None and known.lip_rgb is not None else TrackMouth(lip, skin)
         if tr.lip_rgb is None:
             return
-        loop = dst[list(INNER_LOOP)]
+        loop = dst[_INNER_LOOP]
         x0, y0 = np.floor(loop.min(0)).astype(int) - 2
         x1, y1 = np.ceil(loop.max(0)).astype(int) + 3
         ox, oy = origin
@@ -321,12 +339,15 @@ class MouthPainter:
         if x1 - x0 < 2 or y1 - y0 < 2:
             return
         mf = mouth_frame(dst)
-        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64),
-                             np.arange(y0, y1, dtype=np.float64))
-        uv = _to_mouth(np.stack([gx, gy], -1).reshape(-1, 2), mf).reshape(*gx.shape, 2)
-        u, v = uv[..., 0], uv[..., 1]
-        up = _to_mouth(dst[list(INNER_UPPER)], mf)
-        lo = _to_mouth(dst[list(INNER_LOWER)], mf)
+        # each pixel's offset from the mouth origin, built by broadcasting (no meshgrid), and
+        # its mouth coordinates as two contiguous maps (what `_to_mouth` computes)
+        offset = np.empty((y1 - y0, x1 - x0, 2))
+        offset[..., 0] = np.arange(x0, x1, dtype=np.float64) - mf[0][0]
+        offset[..., 1] = (np.arange(y0, y1, dtype=np.float64) - mf[0][1])[:, None]
+        r = offset.reshape(-1, 2)
+        u, v = ((r @ axis / mf[3]).reshape(offset.shape[:2]) for axis in mf[1:3])
+        up = _to_mouth(dst[_CHAINS["iu"]], mf)
+        lo = _to_mouth(dst[_CHAINS["il"]], mf)
         v_up, v_lo = _chain_fn(up)(u), _chain_fn(lo)(u)
         wpx = mf[3]
         inside = np.clip(np.minimum(v - v_up, v_lo - v) * wpx + 0.5, 0.0, 1.0)
@@ -340,10 +361,11 @@ class MouthPainter:
             e_img, weight = self._sample(ex, u, v, v_up, v_lo, gap, tr, g_t)
             interior = weight * e_img + (1.0 - weight) * interior
         interior = cv2.GaussianBlur(interior, (0, 0), 0.6)
-        m = (need * inside).astype(np.float32)[..., None]
+        m = (need * inside).astype(np.float32)
+        m3 = cv2.merge([m] * 3)               # faster than numpy's broadcast over 3 channels
         sl = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
-        patch[sl] = np.clip(m * interior + (1.0 - m) * patch[sl] + 0.5, 0, 255).astype(np.uint8)
-        alpha[sl] = np.maximum(alpha[sl], m[..., 0])
+        patch[sl] = np.clip(m3 * interior + (1.0 - m3) * patch[sl] + 0.5, 0, 255).astype(np.uint8)
+        alpha[sl] = np.maximum(alpha[sl], m)
 
     def _exemplar(self, tr: TrackMouth, lip: np.ndarray | None, width: float,
                   g_t: float) -> Exemplar | None:
@@ -371,7 +393,11 @@ class MouthPainter:
 
     @staticmethod
     def _synth(u, v, v_up, v_lo, gap, wpx, tr: TrackMouth) -> np.ndarray:
-        """(h, w, 3) float32 RGB synthesised interior at mouth coordinates (u, v)."""
+        """(h, w, 3) float32 RGB synthesised interior at mouth coordinates (u, v).
+
+        Colours are drawn plane by plane, (3, h, w): a (h, w, 1) x (3,) product loops over
+        the short last axis and costs several times more, for the same numbers.
+        """
         lip = tr.lip_rgb.astype(np.float32)
         skin = tr.skin_rgb.astype(np.float32) if tr.skin_rgb is not None else lip
         luma = float(skin @ [0.299, 0.587, 0.114])
@@ -381,11 +407,11 @@ class MouthPainter:
         gpx = gap * wpx
         # cavity: dark, reddish, darkest at the back (middle) and towards the corners
         depth = np.sin(np.pi * t) * np.clip(1.0 - (2 * u) ** 2, 0, 1) ** 0.3
-        cav = lip * np.array([0.5, 0.36, 0.36], np.float32) * (1.0 - 0.45 * depth)[..., None]
+        cav = _planes(lip * np.array([0.5, 0.36, 0.36], np.float32)) * (1.0 - 0.45 * depth)
         noise = cv2.remap(_NOISE, ((u + 0.5) * 47).astype(np.float32),
                           (np.clip(v, -1, 2) * 47 + 12).astype(np.float32) % 47,
                           cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-        out = cav * (1.0 + 0.06 * noise)[..., None]
+        out = cav * (1.0 + 0.06 * noise)
         # tongue: low in the cavity, mostly behind the lower teeth, in the shade of the lips
         tongue_rgb = 0.72 * lip + 0.28 * np.array([205.0, 105.0, 115.0], np.float32)
         tc_v = v_lo - 0.05 * gap
@@ -393,31 +419,41 @@ class MouthPainter:
         e = (u / 0.30) ** 2 + ((v - tc_v) / ry) ** 2
         tongue = np.clip((1.0 - e) * 4.0, 0, 1) * np.clip((gpx - 3.0) / 6.0, 0, 1)
         top = np.clip((tc_v - v) / ry, 0, 1)
-        tcol = tongue_rgb * (0.45 + 0.25 * top + 0.05 * noise)[..., None]
-        out = tongue[..., None] * tcol + (1 - tongue[..., None]) * out
+        tcol = _planes(tongue_rgb) * (0.45 + 0.25 * top + 0.05 * noise)
+        out = tongue * tcol + (1 - tongue) * out
         # teeth: lit like the skin (its brightness and the light's warmth), visible between
         # the buccal corridors. Heights follow the anatomy: upper incisor crowns show up to
         # ~0.2 of the mouth's width, lower ones ~0.1, so a moderate opening is mostly teeth, a
         # wide one shows the dark cavity between them.
-        k = float(np.clip(0.6 + 0.5 * luma / 255.0, 0.75, 1.0))
+        k = min(max(0.6 + 0.5 * luma / 255.0, 0.75), 1.0)
         lit = np.clip(skin * (225.0 / max(luma, 1.0)), 0, 255)
-        teeth_rgb = (0.4 * lit + 0.6 * np.array([236.0, 228.0, 210.0], np.float32)) * k
-        edges = np.array([0.0, -0.15, 0.15, -0.27, 0.27])
-        sep = 1.0 - 0.22 * np.exp(-(((u[..., None] - edges) * wpx / 0.7) ** 2)).max(-1)
+        teeth_rgb = _planes((0.4 * lit + 0.6 * np.array([236.0, 228.0, 210.0], np.float32)) * k)
+        # separations: the nearest edge's dip, one (h, w) array per edge (a max over a short
+        # last axis is slow)
+        near_edge = None
+        for edge in _TOOTH_EDGES:
+            g = np.exp(-(((u - edge) * wpx / 0.7) ** 2))
+            near_edge = g if near_edge is None else np.maximum(near_edge, g, out=near_edge)
+        sep = 1.0 - 0.22 * near_edge
         across = np.clip(1.0 - (u / 0.42) ** 2, 0, 1)
         # lower teeth: a band over the lower lip, in the shade of the upper lip
         hb = np.minimum(0.3 * gpx, 0.1 * wpx) * np.sqrt(np.clip(1 - (u / 0.3) ** 2, 0, 1))
         lower = np.clip(hb - dl + 0.5, 0, 1) * np.clip(hb - 0.8, 0, 1)
         lcol = teeth_rgb * (0.6 + 0.2 * np.clip((hb - dl) / np.maximum(hb, 1e-6), 0, 1)
-                            )[..., None] * (0.7 + 0.3 * across)[..., None] * sep[..., None]
-        out = lower[..., None] * lcol + (1 - lower[..., None]) * out
+                            ) * (0.7 + 0.3 * across) * sep
+        out = lower * lcol + (1 - lower) * out
         # upper teeth: a band under the upper lip, shorter and darker towards the corners
         ht = np.minimum(0.55 * gpx, 0.19 * wpx) * np.sqrt(across)
         upper = np.clip(ht - du + 0.5, 0, 1)
         shade = (0.55 + 0.45 * across) * np.clip(0.8 + 0.2 * du / np.maximum(ht * 0.3, 1), 0, 1)
-        ucol = teeth_rgb * (shade * sep * (1.0 + 0.02 * noise))[..., None]
-        out = upper[..., None] * ucol + (1 - upper[..., None]) * out
+        ucol = teeth_rgb * (shade * sep * (1.0 + 0.02 * noise))
+        out = upper * ucol + (1 - upper) * out
         # soft shadow where the lips fold in (a pixel: wider would outline a small mouth)
         rim = np.clip(np.minimum(du, dl), 0, 1)
-        out *= (0.85 + 0.15 * rim)[..., None]
-        return out.astype(np.float32)
+        out *= 0.85 + 0.15 * rim
+        return out.transpose(1, 2, 0).astype(np.float32, order="C")
+
+
+def _planes(rgb: np.ndarray) -> np.ndarray:
+    """(3,) colour -> (3, 1, 1), to multiply (h, w) maps into (3, h, w) colour planes."""
+    return rgb[:, None, None]

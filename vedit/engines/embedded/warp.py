@@ -108,18 +108,18 @@ class Field:
         out = cv2.resize(self.d, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
         for x, y, d in self.fine.values():
             h, w = d.shape[:2]
-            sy, sx = slice(y - self.y0, y - self.y0 + h), slice(x - self.x0, x - self.x0 + w)
-            ramp_y = np.minimum(np.arange(h) + 1, np.arange(h)[::-1] + 1) / _FEATHER
-            ramp_x = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1) / _FEATHER
-            wt = np.clip(np.minimum(ramp_y[:, None], ramp_x[None, :]), 0, 1)[..., None]
-            out[sy, sx] = wt * d + (1 - wt) * out[sy, sx]
-        if self.gate is not None:
-            out *= self.gate[..., None]
+            _paste_feathered(out[y - self.y0:y - self.y0 + h, x - self.x0:x - self.x0 + w], d)
+        weight = self.gate
         if self.support is not None:
-            inside = np.zeros((self.h, self.w), np.uint8)
+            inside = np.zeros((self.h, self.w), np.float32)
             poly = np.round((self.support - [self.x0, self.y0]) * 16).astype(np.int32)
-            cv2.fillPoly(inside, [poly], 1, shift=4)
-            out *= inside[..., None]
+            cv2.fillPoly(inside, [poly], 1.0, shift=4)
+            # inside is 0 or 1, so the field times (gate times inside) is bit for bit the
+            # field times the gate, then times inside
+            weight = inside if weight is None else weight * inside
+        if weight is not None:
+            # same shapes: numpy broadcasts over a last axis of 2 several times slower
+            out *= cv2.merge([weight, weight])
         return out
 
 
@@ -139,18 +139,56 @@ def lower_gate(fld: Field, origin: np.ndarray, down: np.ndarray, start: float, f
     """
     xs = (np.arange(fld.w) + fld.x0 - origin[0]) * down[0]
     ys = (np.arange(fld.h) + fld.y0 - origin[1]) * down[1]
-    t = np.clip((ys[:, None] + xs[None, :] - start) / (full - start), 0.0, 1.0)
+    # box-sized arrays are worked on in place (a fresh one per operation costs as much again)
+    t = ys[:, None] + xs[None, :]
+    t -= start
+    t /= full - start
+    _smoothstep_(np.clip(t, 0.0, 1.0, out=t))
     inside = np.zeros((fld.h, fld.w), np.uint8)
     poly = np.round((np.asarray(region, np.float64) - [fld.x0, fld.y0]) * 16).astype(np.int32)
     cv2.fillPoly(inside, [poly], 1, shift=4)
-    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3) / max(feather, 1.0)
-    r = np.clip(depth, 0.0, 1.0)
-    gate = (t * t * (3.0 - 2.0 * t)) * (r * r * (3.0 - 2.0 * r))
-    return replace(fld, gate=gate.astype(np.float32))
+    r = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    r /= max(feather, 1.0)
+    _smoothstep_(np.clip(r, 0.0, 1.0, out=r))
+    gate = np.multiply(t, r, out=np.empty((fld.h, fld.w), np.float32), casting="unsafe")
+    return replace(fld, gate=gate)
+
+
+def _smoothstep_(x: np.ndarray) -> np.ndarray:
+    """x = x * x * (3 - 2 * x), in place (the same operations in the same order)."""
+    rest = np.multiply(x, 2.0)
+    np.subtract(3.0, rest, out=rest)
+    x *= x
+    x *= rest
+    return x
 
 
 _FEATHER = 3.0
 _FADE_STEPS = (0.25, 0.5, 0.75)
+
+
+def _paste_feathered(under: np.ndarray, box: np.ndarray) -> None:
+    """under = wt * box + (1 - wt) * under, wt = min((distance to box's edge + 1) / _FEATHER, 1).
+
+    Blended only over the outer pixels, where wt < 1; copied inside, which gives the same values.
+    """
+    h, w = box.shape[:2]
+    ramp_y, ramp_x = _ramp(h)[:, None, None], _ramp(w)[None, :, None]
+    b = int(np.ceil(_FEATHER)) - 1                         # width of the ring where wt < 1
+    rings = ((np.s_[:b], np.s_[:]), (np.s_[h - b:], np.s_[:]),
+             (np.s_[b:h - b], np.s_[:b]), (np.s_[b:h - b], np.s_[w - b:]))
+    if min(h, w) > 2 * b:
+        under[b:h - b, b:w - b] = box[b:h - b, b:w - b]
+    else:                                                 # all of it is ring
+        rings = ((np.s_[:], np.s_[:]),)
+    for ys, xs in rings:
+        wt = np.minimum(np.minimum(ramp_y[ys], ramp_x[:, xs]), 1.0)
+        under[ys, xs] = wt * box[ys, xs] + (1 - wt) * under[ys, xs]
+
+
+def _ramp(n: int) -> np.ndarray:
+    """(n,) float64 (distance to the nearer end + 1) / _FEATHER, > 0."""
+    return np.minimum(np.arange(n) + 1, np.arange(n)[::-1] + 1) / _FEATHER
 
 
 class _Mesh:
@@ -162,22 +200,31 @@ class _Mesh:
     the rasteriser gives a triangle they lie just outside of are never extrapolated (slivers of
     clamped lids would otherwise fling them far). Samples outside every triangle get 0.
     What does not depend on the grid (each triangle's barycentric weights as affine functions
-    of frame pixels, its vertices' displacements) is computed once per mesh, not per grid.
+    of frame pixels, its vertices' displacements) is computed once per mesh, not per grid, as
+    one table with a column per triangle: a grid gathers all of it with one `take`.
     """
 
     def __init__(self, ctrl: np.ndarray, disp: np.ndarray) -> None:
-        self.ctrl = ctrl
         self.simplices = Delaunay(ctrl, qhull_options="QJ Qbb").simplices
-        tri = ctrl[self.simplices]
-        e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-        self.det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-        self.area = np.abs(self.det)
-        self.lo, self.hi = tri.min(1), tri.max(1)
+        self.tri = tri = ctrl[self.simplices]                                # (T, 3, 2)
+        a, e1, e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        self.area = np.abs(det)
+        # (tri.min(1) reduces over an axis of 3, several times slower)
+        self.lo = np.minimum(np.minimum(tri[:, 0], tri[:, 1]), tri[:, 2])
+        self.hi = np.maximum(np.maximum(tri[:, 0], tri[:, 1]), tri[:, 2])
+        # the last column is "no triangle": weights 0 (det 1) and displacements 0, so a sample
+        # outside the mesh comes out exactly 0
+        t = len(tri)
+        table = np.zeros((_ROWS, t + 1))
+        table[_DET, t] = 1.0
         # weights of vertices 1 and 2 at frame pixel (x, y): (l[0] * x + l[1] * y + l[2]) / det
-        a = tri[:, 0]
-        self.l1 = np.stack([e2[:, 1], -e2[:, 0], a[:, 1] * e2[:, 0] - a[:, 0] * e2[:, 1]])
-        self.l2 = np.stack([-e1[:, 1], e1[:, 0], a[:, 0] * e1[:, 1] - a[:, 1] * e1[:, 0]])
-        self.disp = disp[self.simplices].transpose(2, 1, 0).copy()        # (2, 3, T)
+        table[_L1, :t] = e2[:, 1], -e2[:, 0], a[:, 1] * e2[:, 0] - a[:, 0] * e2[:, 1]
+        table[_L2, :t] = -e1[:, 1], e1[:, 0], a[:, 0] * e1[:, 1] - a[:, 1] * e1[:, 0]
+        table[_DET, :t] = det
+        table[_DX, :t] = disp[self.simplices, 0].T
+        table[_DY, :t] = disp[self.simplices, 1].T
+        self.table = table
 
     def sample(self, origin: np.ndarray, step: float, shape: tuple[int, int]) -> np.ndarray:
         """(ny, nx, 2) float32 displacement at pixels origin + step * (j, i)."""
@@ -186,27 +233,36 @@ class _Mesh:
         near = np.flatnonzero((g_hi[:, 0] >= -1) & (g_lo[:, 0] <= nx) &
                               (g_hi[:, 1] >= -1) & (g_lo[:, 1] <= ny))
         near = near[np.argsort(self.area[near])]
-        fixed = np.round((self.ctrl[self.simplices[near]] - origin) / step * 16)
+        fixed = np.round((self.tri[near] - origin) / step * 16).astype(np.int32)
         index = np.full(shape, -1, np.int32)
         fill = cv2.fillConvexPoly
-        for i, poly in enumerate(fixed.astype(np.int32)):
-            fill(index, poly, i, shift=4)
-        at = np.flatnonzero(index >= 0)
-        k = near[index.ravel()[at]]
-        iy, ix = np.divmod(at, nx)
-        px, py = origin[0] + step * ix, origin[1] + step * iy
+        for i, poly in enumerate(fixed):
+            fill(index, poly, i, 8, 4)        # positional (lineType, shift): keywords cost more
+        # the table of the near triangles in drawing order, then "no triangle" for index -1
+        table = self.table[:, np.append(near, -1)]
         # a degenerate triangle's determinant is floored in grid units, as a grid sees it
-        det = self.det[k]
-        det = np.where(np.abs(det) < 1e-9 * step * step, 1e-9 * step * step, det)
-        l1 = (self.l1[0, k] * px + self.l1[1, k] * py + self.l1[2, k]) / det
-        l2 = (self.l2[0, k] * px + self.l2[1, k] * py + self.l2[2, k]) / det
-        lam = (np.clip(1.0 - l1 - l2, 0.0, 1.0), np.clip(l1, 0.0, 1.0), np.clip(l2, 0.0, 1.0))
-        total = lam[0] + lam[1] + lam[2]
-        out = np.zeros((ny * nx, 2), np.float32)
-        for c in range(2):
-            d = self.disp[c]
-            out[at, c] = (lam[0] * d[0, k] + lam[1] * d[1, k] + lam[2] * d[2, k]) / total
-        return out.reshape(ny, nx, 2)
+        det = table[_DET]
+        table[_DET] = np.where(np.abs(det) < 1e-9 * step * step, 1e-9 * step * step, det)
+        at = table.take(index, axis=1)                                        # (rows, ny, nx)
+        px = origin[0] + step * np.arange(nx)
+        py = (origin[1] + step * np.arange(ny))[:, None]
+        (a1, b1, c1), (a2, b2, c2), det = at[_L1], at[_L2], at[_DET]
+        l1 = (a1 * px + b1 * py + c1) / det
+        l2 = (a2 * px + b2 * py + c2) / det
+        l0 = 1.0 - l1 - l2
+        for lam in (l0, l1, l2):
+            np.clip(lam, 0.0, 1.0, out=lam)
+        total = l0 + l1 + l2
+        out = np.empty((ny, nx, 2), np.float32)
+        for c, rows in enumerate((_DX, _DY)):
+            d0, d1, d2 = at[rows]
+            out[..., c] = (l0 * d0 + l1 * d1 + l2 * d2) / total
+        return out
+
+
+# rows of `_Mesh.table`
+_L1, _L2, _DET, _DX, _DY = slice(0, 3), slice(3, 6), 6, slice(7, 10), slice(10, 13)
+_ROWS = 13
 
 
 def _rings(src: np.ndarray, dst: np.ndarray, size: float, opts: WarpOptions):
@@ -284,17 +340,18 @@ def build_field(src: np.ndarray, dst: np.ndarray, use: np.ndarray, frame_hw: tup
     cv2.fillPoly(face, [np.round(to_coarse(oval) * 16).astype(np.int32)],
                  255, lineType=cv2.LINE_AA, shift=4)
     face = cv2.GaussianBlur(face.astype(np.float32) / 255.0, (0, 0), 1.0)
+    face = cv2.merge([face, face])          # numpy broadcasts over a last axis of 2 slowly
     sigma = max(opts.blur * face_h / step, 0.5)
     blurred = cv2.GaussianBlur(d, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-    d = face[..., None] * d + (1.0 - face[..., None]) * blurred
+    d = face * d + (1.0 - face) * blurred
     # fade to 0 between the rings (the blur's tail reaches past the inner one), reaching 0 a
     # sample and a half inside the outer ring so the bilinear upsampling stays inside it too
     outer = np.zeros((ny, nx), np.uint8)
     cv2.fillPoly(outer, [np.round(to_coarse(ring_b) * 16).astype(np.int32)], 1, shift=4)
     depth = cv2.distanceTransform(outer, cv2.DIST_L2, 3) - 1.5
     fade = max(opts.outer_gap * size / step - 1.5, 1.0)
-    r = np.clip(depth / fade, 0.0, 1.0)
-    d *= (r * r * (3.0 - 2.0 * r))[..., None]
+    r = _smoothstep_(np.clip(depth / fade, 0.0, 1.0))
+    d *= cv2.merge([r, r])
 
     fine = {}
     for name, (bx0, by0, bx1, by1) in (fine_boxes or {}).items():
@@ -321,12 +378,26 @@ def apply_field(frame: np.ndarray, field: Field,
     d = field.full()
     h, w = min(field.h, h_img - field.y0), min(field.w, w_img - field.x0)
     d = d[:h, :w]
-    xs = np.arange(field.x0, field.x0 + w, dtype=np.float32)
-    ys = np.arange(field.y0, field.y0 + h, dtype=np.float32)
-    map_x = d[..., 0] + xs[None, :]
-    map_y = d[..., 1] + ys[:, None]
+    # a pixel that does not move samples itself exactly (an integer position, where the
+    # interpolation weights are 1 on that pixel and 0 elsewhere), so a gated field, which moves
+    # only a part of its box, is remapped only over the part where the gate is not 0
+    y0, y1, x0, x1 = 0, h, 0, w
+    if field.gate is not None:
+        open_ = field.gate[:h, :w] > 0
+        rows, cols = np.flatnonzero(open_.any(1)), np.flatnonzero(open_.any(0))
+        if len(rows) == 0:
+            return frame[field.y0:field.y0 + h, field.x0:field.x0 + w].copy(), d
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    xs = np.arange(field.x0 + x0, field.x0 + x1, dtype=np.float32)
+    ys = np.arange(field.y0 + y0, field.y0 + y1, dtype=np.float32)
+    map_x = d[y0:y1, x0:x1, 0] + xs[None, :]
+    map_y = d[y0:y1, x0:x1, 1] + ys[:, None]
     inter = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
-    out = cv2.remap(frame, map_x, map_y, inter, borderMode=cv2.BORDER_REPLICATE)
+    moved = cv2.remap(frame, map_x, map_y, inter, borderMode=cv2.BORDER_REPLICATE)
+    if (y1 - y0, x1 - x0) == (h, w):
+        return moved, d
+    out = frame[field.y0:field.y0 + h, field.x0:field.x0 + w].copy()
+    out[y0:y1, x0:x1] = moved
     return out, d
 
 
@@ -335,5 +406,10 @@ def alpha_from_displacement(d: np.ndarray, opts: WarpOptions) -> np.ndarray:
     # numpy, not cv2.magnitude: on equal input that gave results a rounding step apart from call
     # to call (its SIMD and scalar paths round differently, and how the array is split between
     # them varies), so chunked renders would not join bit for bit
-    mag = np.sqrt(np.square(d[..., 0]) + np.square(d[..., 1]))
-    return np.clip((mag - opts.alpha_floor) * (1.0 / opts.alpha_ramp), 0.0, 1.0)
+    # in place, the same operations as np.clip((|d| - floor) * (1 / ramp), 0, 1)
+    alpha = np.square(d[..., 0])
+    alpha += np.square(d[..., 1])
+    np.sqrt(alpha, out=alpha)
+    alpha -= opts.alpha_floor
+    alpha *= 1.0 / opts.alpha_ramp
+    return np.clip(alpha, 0.0, 1.0, out=alpha)
