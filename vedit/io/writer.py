@@ -371,4 +371,10 @@ def _plane_mask(changed: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     sy, sx = -(-h // ph), -(-w // pw)
     padded = np.zeros((ph * sy, pw * sx), dtype=bool)
     padded[:h, :w] = changed
-    return padded.reshape(ph, sy, pw, sx).any(axis=(1, 3))
+    # an OR of the sy * sx strided views (numpy's any() over the inner axes of a reshape is
+    # a slow generic reduction)
+    out = padded[::sy, ::sx].copy()
+    for dy in range(sy):
+        for dx in range(sx):
+            out |= padded[dy::sy, dx::sx]
+    return out
