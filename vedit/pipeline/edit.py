@@ -256,17 +256,10 @@ def track_source(config: EditConfig, progress: Progress | None = None
     per_frame, pts = [], []
     with open_video(config.source) as reader:
         info = reader.info
-
-        def decoded():
+        with create_tracker(tconf, float(info.fps)) as tracker:
             for frame in reader:
-                yield frame.pts, frame.rgb()
-
-        # the next frames are decoded while the tracker meshes this one
-        with create_tracker(tconf, float(info.fps)) as tracker, \
-                Prefetch(decoded(), 4, "vedit-track-decode") as frames:
-            for frame_pts, rgb in frames:
-                per_frame.append(tracker.update(rgb))
-                pts.append(frame_pts)
+                per_frame.append(tracker.update(frame.rgb()))
+                pts.append(frame.pts)
                 if progress is not None:
                     progress("track", len(pts), info.frame_count)
     shot = ShotTracks.from_observations(per_frame, info.width, info.height, info.fps,
