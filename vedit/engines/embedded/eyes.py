@@ -17,6 +17,12 @@ much weaker blink than the one drawn. Each step below fixes one reason, measured
   eyeball by up to `lid_margin`.
 * Unfold the lid. A closing lid's crease flattens into smooth skin (`smooth_lids`); the open
   lid's stretched crease shadow otherwise reads as the upper lid, still high.
+* Close with a lash band. Pressed together, the lash lines of a closed eye are one dark band
+  under smooth lid skin. The warp draws two lash fringes squashed into a zigzag with bits of
+  iris between them, which reads as an eye still half open (dlib put its lid points on the
+  skin above and below it). Past `closed_from` of the source gap closed, the target opening is
+  painted as lid skin and a band of the lashes' own colour is drawn along the closed margin,
+  fully at `closed_at`.
 * Lids are clamped so they never cross. Irises are not control points of the warp (their
   circle runs under the lids and would fold the lid skin); gaze is a separate shift of the
   visible eyeball inside the target lid opening.
@@ -45,6 +51,9 @@ class EyeOptions:
         lid_margin: how far (eye widths) a fully closed lid's margin samples beyond the
             source's lid contour, scaled by how much of the source gap is closed.
         lid_smoothing: strength of the lid unfolding of a closing eye (see `smooth_lids`).
+        lash_band: thickness of a closed eye's lash band at its middle, in eye widths (0: none).
+        closed_from, closed_at: closure (fraction of the source's lid gap closed) where the
+            lash band starts to show and where it is fully drawn.
         gaze: shift the visible eyeball by the iris motion relative to the eye corners.
         max_gaze: largest gaze shift, in eye widths.
     """
@@ -56,6 +65,9 @@ class EyeOptions:
     occlusion_px: float = 1.0
     lid_margin: float = 0.06
     lid_smoothing: float = 1.0
+    lash_band: float = 0.09
+    closed_from: float = 0.45
+    closed_at: float = 0.8
     gaze: bool = True
     max_gaze: float = 0.12
 
@@ -334,7 +346,8 @@ def smooth_lids(rgb: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], src
     the lash line and ring 2, minus a band at the margin that keeps the lashes) is replaced,
     in proportion to the closure, by its own smooth skin tone: a normalised blur that leaves
     dark pixels (lashes, crease) and the white of the eye out. Where the source showed the
-    eyeball, the closing lid covers it the same way.
+    eyeball, the closing lid covers it the same way. A nearly closed eye gets its lash band
+    (see the module docstring).
 
     Args:
         rgb: (h, w, 3) uint8 warped box at frame pixel `origin` (x0, y0), changed in place.
@@ -351,7 +364,8 @@ def smooth_lids(rgb: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], src
     h_box, w_box = alpha.shape
     ox, oy = origin
     for eye, lids_s, lids_t in zip(EYES, src_lids, dst_lids, strict=True):
-        c = closure(lids_s, lids_t) * opts.lid_smoothing
+        closed = closure(lids_s, lids_t)
+        c = closed * opts.lid_smoothing
         if c < 0.02:
             continue
         ix, w_eye = _index(eye), lids_t.frame[3]
@@ -370,13 +384,25 @@ def smooth_lids(rgb: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], src
         # face the warp leaves a pixel or two of white at the corners otherwise)
         opening = src[ix.loop] - [x0, y0]
         cv2.fillPoly(mask, [np.round(opening * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+        band = 0.0
+        if opts.lash_band > 0 and opts.closed_at > opts.closed_from:
+            band = min(max((closed - opts.closed_from) / (opts.closed_at - opts.closed_from),
+                           0.0), 1.0)
+        if band > 0:   # and the target's own opening, a little wider: skin under the band
+            loop = np.round((dst[ix.loop] - [x0, y0]) * 16).astype(np.int32)
+            cv2.fillPoly(mask, [loop], 255, cv2.LINE_AA, shift=4)
+            cv2.polylines(mask, [loop], True, 255, max(int(0.08 * w_eye + 0.5), 1),
+                          cv2.LINE_AA, shift=4)
         lash = np.full(mask.shape, 255, np.uint8)
         cv2.polylines(lash, [np.round((margin - [x0, y0]) * 16).astype(np.int32)], False, 0,
                       1, cv2.LINE_8, shift=4)
-        protect = max(0.08 * w_eye, 1.0)          # the lash line itself stays as warped
-        keep = (cv2.distanceTransform(lash, cv2.DIST_L2, 3) - protect) / protect
+        protect = max(0.08 * w_eye, 1.0)          # the lash line itself stays as warped...
+        to_lash = cv2.distanceTransform(lash, cv2.DIST_L2, 3)
+        keep = np.clip((to_lash - protect) / protect, 0.0, 1.0)
+        if band > 0:                              # ... unless the band replaces it
+            np.maximum(keep, band, out=keep)
         soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.06 * w_eye)
-        weight = c * soft * np.clip(keep, 0.0, 1.0)
+        weight = c * soft * keep
         luma = region @ np.array([0.299, 0.587, 0.114], np.float32)
         inside = mask > 127
         if inside.sum() < 4:
@@ -390,8 +416,36 @@ def smooth_lids(rgb: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], src
         den = cv2.merge([cv2.GaussianBlur(skin, (0, 0), sigma)] * 3)
         smooth = np.where(den > 1e-3, num / np.maximum(den, 1e-3), region)
         wt = cv2.merge([weight] * 3)
-        rgb[sl] = np.clip(wt * smooth + (1 - wt) * region + 0.5, 0, 255).astype(np.uint8)
+        out = wt * smooth + (1 - wt) * region
+        if band > 0:
+            ink = _lash_band(margin - [x0, y0], lids_t.frame, opts.lash_band, mask.shape) * band
+            lashes = (to_lash <= protect) & (luma < 0.75 * med)
+            colour = (region[lashes].mean(0) if lashes.sum() >= 3
+                      else 0.45 * smooth[to_lash <= protect].mean(0))
+            ink3 = cv2.merge([ink] * 3)
+            out = ink3 * colour + (1 - ink3) * out
+            weight = np.maximum(weight, ink)
+        rgb[sl] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
         alpha[sl] = np.maximum(alpha[sl], weight.astype(np.float32))
+
+
+def _lash_band(margin: np.ndarray, frame: Frame, thickness: float,
+               shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) float32 coverage of a closed eye's lash band along the upper lid margin.
+
+    The band hangs from the margin (lashes point down when the lid is closed), a quarter of it
+    above; it is thickest in the middle and tapers towards the corners, with soft edges.
+    """
+    ey, w_eye = frame[2], frame[3]
+    thick = max(thickness * w_eye, 1.0)
+    along = np.linspace(0.0, 1.0, len(margin))
+    profile = thick * (0.3 + 0.7 * np.sin(np.pi * along) ** 0.7)
+    below = margin + profile[:, None] * ey
+    above = margin - 0.25 * profile[:, None] * ey
+    outline = np.concatenate([above, below[::-1]])
+    ink = np.zeros(shape, np.uint8)
+    cv2.fillPoly(ink, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    return cv2.GaussianBlur(ink.astype(np.float32) / 255.0, (0, 0), 0.2 * thick)
 
 
 def _median(x: np.ndarray) -> np.floating:

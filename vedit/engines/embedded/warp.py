@@ -8,11 +8,13 @@ of the outline, because what must stay untouched is measured that way: a head ma
 face's landmark hull dilated by a fraction of the face size (a quarter in the project's
 yardstick), and a radial offset of m face sizes never lies further than m from the hull. It
 is evaluated on a coarse grid (one sample per `grid_step` pixels at most, finer on small
-faces, at block centres) and upsampled bilinearly, except in small boxes around the eyes and
-lips, sampled at full resolution: a lid or lip fold is a pixel wide and a 4-pixel grid would
-smear the eyeball or lip across it. Outside the face outline the field is blurred (no jagged hair
-edges), then faded smoothly to exactly zero at the outer ring (a hard cut of the blur's tail
-would be a seam), and the full-resolution field is cut at the outer ring as well, so nothing
+faces, at block centres), blurred a little (the kinks of a piecewise-affine field at its
+triangle edges draw a brow or hairline that moves unlike its neighbours as a zigzag) and
+upsampled bilinearly, except in small boxes around the eyes and lips, sampled at full
+resolution: a lid or lip fold is a pixel wide and a 4-pixel grid would smear the eyeball or lip
+across it. Outside the face outline the field is blurred more (no jagged hair edges), then
+faded smoothly to exactly zero at the outer ring (a hard cut of the blur's tail would be a
+seam), and the full-resolution field is cut at the outer ring as well, so nothing
 beyond it ever moves. Backward mapping (each output pixel samples the source, bicubic) cannot
 leave holes, and a continuous field cannot tear, whatever the landmarks do.
 
@@ -51,6 +53,8 @@ class WarpOptions:
             fades to zero between the rings, the warp region is the outer ring's bounding
             box and nothing moves beyond it.
         blur: sigma of the displacement blur outside the face outline, in face heights.
+        inner_blur: sigma of the blur of the coarse field inside it, in face heights (the
+            full-resolution eye and lip boxes are not blurred this way).
         fine_blur: sigma (pixels) of the blur of full-resolution boxes (anti-aliases folds).
         cubic: resample with bicubic instead of bilinear interpolation (a bilinear half-pixel
             shift is a 2-tap box blur, which softens small eyes enough to read as closing).
@@ -65,6 +69,7 @@ class WarpOptions:
     min_fade: float = 0.08
     outer_gap: float = 0.06
     blur: float = 0.04
+    inner_blur: float = 0.02
     fine_blur: float = 0.7
     cubic: bool = True
     alpha_floor: float = 0.05
@@ -343,6 +348,12 @@ def build_field(src: np.ndarray, dst: np.ndarray, use: np.ndarray, frame_hw: tup
     face = cv2.merge([face, face])          # numpy broadcasts over a last axis of 2 slowly
     sigma = max(opts.blur * face_h / step, 0.5)
     blurred = cv2.GaussianBlur(d, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    if opts.inner_blur > 0:
+        # piecewise affine is only continuous: where neighbouring landmarks move very
+        # differently (a raised brow under a still hairline, a turning temple) every triangle
+        # bends an edge its own way and a straight brow or hair line comes out as a zigzag
+        d = cv2.GaussianBlur(d, (0, 0), max(opts.inner_blur * face_h / step, 0.5),
+                             borderType=cv2.BORDER_CONSTANT)
     d = face * d + (1.0 - face) * blurred
     # fade to 0 between the rings (the blur's tail reaches past the inner one), reaching 0 a
     # sample and a half inside the outer ring so the bilinear upsampling stays inside it too
