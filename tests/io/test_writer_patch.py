@@ -2,6 +2,9 @@
 conversion inside the changed area, the source's planes everywhere else."""
 from __future__ import annotations
 
+import queue
+import threading
+
 import av
 import numpy as np
 import pytest
@@ -79,3 +82,39 @@ def test_ten_bit_output_is_deterministic(clip_factory, tmp_path):
         for a, b in zip(*runs, strict=True):
             for pa, pb in zip(a, b, strict=True):
                 np.testing.assert_array_equal(pa, pb)
+
+
+def test_frames_staged_in_another_thread_encode_as_written(clip_factory, tmp_path):
+    """`stage` (the pixel replacement) may run in one thread while `write_staged` encodes in
+    another, frames ahead: the file is the one `write` makes."""
+    src = clip_factory(".mkv", size=(320, 240), codec="ffv1", frames=12)
+    changed = np.zeros((240, 320), bool)
+    changed[40:120, 60:200] = True
+
+    def edited(f):
+        rgb = f.rgb()
+        rgb[changed] = 255 - rgb[changed]
+        return rgb
+
+    direct, staged = tmp_path / "direct.mkv", tmp_path / "staged.mkv"
+    with open_video(src) as r, VideoWriter(direct, template=r.info, codec="ffv1") as wr:
+        for f in r:
+            if f.index % 3:
+                wr.write(f, edited(f), changed)
+            else:
+                wr.write(f)
+    with open_video(src) as r, VideoWriter(staged, template=r.info, codec="ffv1") as wr:
+        ready: queue.Queue = queue.Queue(maxsize=4)
+        encoder = threading.Thread(target=lambda: [wr.write_staged(s) for s in
+                                                   iter(ready.get, None)])
+        encoder.start()
+        for f in r:
+            ready.put(wr.stage(f, edited(f), changed) if f.index % 3 else wr.stage(f))
+        ready.put(None)
+        encoder.join()
+    a, b = _planes(direct), _planes(staged)
+    assert len(a) == len(b) == 12
+    for fa, fb in zip(a, b, strict=True):
+        for pa, pb in zip(fa, fb, strict=True):
+            assert np.array_equal(pa, pb)
+    assert not np.array_equal(a[1][0], _planes(src)[1][0])     # the edit is in the file

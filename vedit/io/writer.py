@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,6 +37,15 @@ _SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 
 def partial_path(path: Path) -> Path:
     """Where `path` is written until complete: hidden, same folder, same suffix."""
     return path.with_name(f".{path.stem}.vedit-partial-{os.getpid()}{path.suffix}")
+
+
+@dataclass(frozen=True)
+class StagedFrame:
+    """A frame ready to encode (`VideoWriter.stage`): its picture and its source timing."""
+
+    av_frame: av.VideoFrame
+    pts: int
+    time_base: Fraction
 
 
 class VideoWriter:
@@ -165,13 +175,20 @@ class VideoWriter:
             changed: (H, W) bool upright mask of pixels taken from `rgb`; None with rgb
                 means the whole picture changed.
         """
+        self.write_staged(self.stage(frame, rgb, changed))
+
+    def stage(self, frame: DecodedFrame, rgb: np.ndarray | None = None,
+              changed: np.ndarray | None = None) -> StagedFrame:
+        """The first half of `write` (the pixel replacement), for another thread to do."""
         src = frame.av_frame
-        if rgb is None:
-            out = src
-        else:
-            out = self._replace_pixels(src, self._to_stored(rgb), self._to_stored(changed))
-        self._encode(out, frame.pts - self._pts_offset,
-                     (frame.pts - self._pts_offset) * frame.time_base)
+        if rgb is not None:
+            src = self._replace_pixels(src, self._to_stored(rgb), self._to_stored(changed))
+        return StagedFrame(src, frame.pts, frame.time_base)
+
+    def write_staged(self, staged: StagedFrame) -> None:
+        """The second half of `write`: encode a staged frame."""
+        pts = staged.pts - self._pts_offset
+        self._encode(staged.av_frame, pts, pts * staged.time_base)
 
     def write_rgb(self, rgb: np.ndarray, pts: int | None = None) -> None:
         """Write a whole new picture ((H, W, 3) uint8 RGB, upright); pts defaults to index."""

@@ -348,14 +348,13 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
                 yield frame, rgb
 
         def output(item) -> None:
-            frame, rgb, frame_patches = item
-            _write_frame(frame, rgb, frame_patches, writer, preview, clock,
+            _write_frame(item, writer, preview, clock,
                          performances.get(main_driving) and maps[main_driving])
             result.frames += 1
             if progress is not None:
                 progress("render", result.frames, stop - start)
 
-        # Three stages overlap: decode (thread) -> engine (here) -> composite + encode (thread).
+        # Three stages overlap: decode (thread) -> engine + composite (here) -> encode (thread).
         depth = 2 * batch_size + 2
         with Prefetch(decoded(), depth, "vedit-decode", threads) as source, \
                 Sink(output, depth, "vedit-encode", threads) as sink:
@@ -364,11 +363,11 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
                 batch.append(item)
                 if len(batch) >= batch_size:
                     _render_batch(batch, engine, shot, drivings, performances, maps, options,
-                                  sink, result, clock)
+                                  sink, writer, result, clock)
                     batch.clear()
             if batch:
                 _render_batch(batch, engine, shot, drivings, performances, maps, options, sink,
-                              result, clock)
+                              writer, result, clock)
     timings["render"] = time.perf_counter() - t
     return result
 
@@ -389,10 +388,11 @@ class _StageClock:
 
 
 def _render_batch(batch, engine: Engine, shot: ShotTracks, drivings, performances, maps,
-                  options: MotionOptions, sink: Sink, result: EditResult,
+                  options: MotionOptions, sink: Sink, writer: VideoWriter, result: EditResult,
                   clock: _StageClock) -> None:
     """Render a few consecutive (frame, rgb) pairs: one engine call for all their faces (the
-    neural engine batches them), then hand each frame's patches to the output stage in order."""
+    neural engine batches them), then composite each frame and hand it to the output stage in
+    order."""
     jobs = [(k, face) for k, (f, _) in enumerate(batch) for face in shot.frame(f.index)
             if drivings.get(face.track_id) is not None]
     patches: dict[int, list[FacePatch]] = {k: [] for k in range(len(batch))}
@@ -409,22 +409,34 @@ def _render_batch(batch, engine: Engine, shot: ShotTracks, drivings, performance
             result.animated_frames[face.track_id] = result.animated_frames.get(
                 face.track_id, 0) + 1
     for k, (frame, rgb) in enumerate(batch):
-        sink.put((frame, rgb, patches[k]))
+        sink.put(_composite_frame(frame, rgb, patches[k], writer, clock))
 
 
-def _write_frame(frame, rgb: np.ndarray, patches: list[FacePatch], writer: VideoWriter,
-                 preview: PreviewWriter, clock: _StageClock, main_map: DrivingMap | None) -> None:
-    """Composite a frame's faces and write it; untouched frames go out as decoded."""
+def _composite_frame(frame, rgb: np.ndarray, patches: list[FacePatch], writer: VideoWriter,
+                     clock: _StageClock) -> tuple:
+    """Paste a frame's faces and put the new pixels into the decoded picture, ready to encode.
+
+    Done in the engine's thread: the output thread feeds the encoder, which is the slower stage.
+    Returns (frame, rgb, new picture or None when nothing changed, staged frame).
+    """
     if not patches:
-        with clock("encode"):
-            writer.write(frame)
-        preview.add(rgb, None, None)
-        return
+        return frame, rgb, None, writer.stage(frame)
     with clock("composite"):
         new, changed = composite(rgb, patches)
+        staged = writer.stage(frame, new, changed)
+    return frame, rgb, new, staged
+
+
+def _write_frame(item: tuple, writer: VideoWriter, preview: PreviewWriter, clock: _StageClock,
+                 main_map: DrivingMap | None) -> None:
+    """Encode a staged frame (and add it to the preview)."""
+    frame, rgb, new, staged = item
     with clock("encode"):
-        writer.write(frame, new, changed)
-    preview.add(rgb, main_map and int(main_map.indices[frame.index]), new)
+        writer.write_staged(staged)
+    if new is None:
+        preview.add(rgb, None, None)
+    else:
+        preview.add(rgb, main_map and int(main_map.indices[frame.index]), new)
 
 
 def _targets(faces, sources, frame_indices, drivings, performances, maps,
