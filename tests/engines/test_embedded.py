@@ -5,6 +5,8 @@ expected position is known exactly; the mouth and lids are checked on pixels.
 """
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -455,6 +457,25 @@ def test_face_cut_by_the_frame_edge():
     h, w = patch.alpha.shape
     assert patch.x0 >= 0 and patch.y0 >= 0 and patch.x0 + w <= W and patch.y0 + h <= H
     assert patch.alpha.max() > 0
+
+
+@pytest.mark.parametrize("x", [0.0, 17.0, 20.0, 22.0, 618.0, 620.0, 623.0, 640.0])
+def test_closing_eyes_cut_by_the_frame_edge(x):
+    """Eyes closing at the frame edge, among them an eye whose lid margin lies just past the
+    edge while the lid skin above it is inside (17-22 px from the left edge, 618-623 from the
+    right): no NaNs, no warnings, no lash band without a margin in the picture."""
+    face = _face(centre=(x, 240.0))
+    frame = _frame([face])
+    eng = EmbeddedEngine()
+    (m,) = eng.motion([frame], [face])
+    src = face.landmarks[:, :2].astype(np.float64)
+    moves = {i: g for eye in EYES
+             for i, g in zip(eye.upper, src[list(eye.lower)] - src[list(eye.upper)], strict=True)}
+    target = _with_points(face, m, moves)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (patch,) = eng.render([frame], [face], [m], [target])
+    assert np.isfinite(patch.alpha).all() and patch.alpha.max() > 0
 
 
 def test_head_roll_is_not_absorbed_by_a_rolled_crop():

@@ -417,11 +417,12 @@ def smooth_lids(rgb: np.ndarray, alpha: np.ndarray, origin: tuple[int, int], src
         smooth = np.where(den > 1e-3, num / np.maximum(den, 1e-3), region)
         wt = cv2.merge([weight] * 3)
         out = wt * smooth + (1 - wt) * region
-        if band > 0:
-            ink = _lash_band(margin - [x0, y0], lids_t.frame, opts.lash_band, mask.shape) * band
-            lashes = (to_lash <= protect) & (luma < 0.75 * med)
+        near = to_lash <= protect if band > 0 else None
+        if near is not None and near.any():   # (the margin can lie past a frame edge)
+            lashes = near & (luma < 0.75 * med)
             colour = (region[lashes].mean(0) if lashes.sum() >= 3
-                      else 0.45 * smooth[to_lash <= protect].mean(0))
+                      else 0.45 * smooth[near].mean(0))          # no dark lashes: shade skin
+            ink = _lash_band(margin - [x0, y0], lids_t.frame, opts.lash_band, mask.shape) * band
             ink3 = cv2.merge([ink] * 3)
             out = ink3 * colour + (1 - ink3) * out
             weight = np.maximum(weight, ink)
