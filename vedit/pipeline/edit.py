@@ -13,6 +13,7 @@ result, and a face's ID is settled before any pixel is drawn.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import threading
@@ -347,9 +348,12 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
                     rgb = frame.rgb()
                 yield frame, rgb
 
+        finish = functools.partial(
+            _composite_frame, writer=writer, clock=clock, previewing=config.preview is not None,
+            main_map=performances.get(main_driving) and maps[main_driving])
+
         def output(item) -> None:
-            _write_frame(item, writer, preview, clock,
-                         performances.get(main_driving) and maps[main_driving])
+            _write_frame(item, writer, preview, clock)
             result.frames += 1
             if progress is not None:
                 progress("render", result.frames, stop - start)
@@ -363,11 +367,11 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
                 batch.append(item)
                 if len(batch) >= batch_size:
                     _render_batch(batch, engine, shot, drivings, performances, maps, options,
-                                  sink, writer, result, clock)
+                                  sink, finish, result, clock)
                     batch.clear()
             if batch:
                 _render_batch(batch, engine, shot, drivings, performances, maps, options, sink,
-                              writer, result, clock)
+                              finish, result, clock)
     timings["render"] = time.perf_counter() - t
     return result
 
@@ -388,7 +392,7 @@ class _StageClock:
 
 
 def _render_batch(batch, engine: Engine, shot: ShotTracks, drivings, performances, maps,
-                  options: MotionOptions, sink: Sink, writer: VideoWriter, result: EditResult,
+                  options: MotionOptions, sink: Sink, finish: Callable, result: EditResult,
                   clock: _StageClock) -> None:
     """Render a few consecutive (frame, rgb) pairs: one engine call for all their faces (the
     neural engine batches them), then composite each frame and hand it to the output stage in
@@ -409,34 +413,38 @@ def _render_batch(batch, engine: Engine, shot: ShotTracks, drivings, performance
             result.animated_frames[face.track_id] = result.animated_frames.get(
                 face.track_id, 0) + 1
     for k, (frame, rgb) in enumerate(batch):
-        sink.put(_composite_frame(frame, rgb, patches[k], writer, clock))
+        sink.put(finish(frame, rgb, patches[k]))
 
 
 def _composite_frame(frame, rgb: np.ndarray, patches: list[FacePatch], writer: VideoWriter,
-                     clock: _StageClock) -> tuple:
+                     clock: _StageClock, main_map: DrivingMap | None,
+                     previewing: bool) -> tuple:
     """Paste a frame's faces and put the new pixels into the decoded picture, ready to encode.
 
-    Done in the engine's thread: the output thread feeds the encoder, which is the slower stage.
-    Returns (frame, rgb, new picture or None when nothing changed, staged frame).
+    Done in the engine's thread: the output thread feeds the encoder, the slower stage.
+    Returns (staged frame, the preview's arguments or None): the pictures travel on only for a
+    preview, so the queue holds no more than the encoder needs.
     """
     if not patches:
-        return frame, rgb, None, writer.stage(frame)
-    with clock("composite"):
-        new, changed = composite(rgb, patches)
-        staged = writer.stage(frame, new, changed)
-    return frame, rgb, new, staged
+        staged, new = writer.stage(frame), None
+    else:
+        with clock("composite"):
+            new, changed = composite(rgb, patches)
+            staged = writer.stage(frame, new, changed)
+    if not previewing:
+        return staged, None
+    index = None if new is None else main_map and int(main_map.indices[frame.index])
+    return staged, (rgb, index, new)
 
 
-def _write_frame(item: tuple, writer: VideoWriter, preview: PreviewWriter, clock: _StageClock,
-                 main_map: DrivingMap | None) -> None:
+def _write_frame(item: tuple, writer: VideoWriter, preview: PreviewWriter,
+                 clock: _StageClock) -> None:
     """Encode a staged frame (and add it to the preview)."""
-    frame, rgb, new, staged = item
+    staged, shown = item
     with clock("encode"):
         writer.write_staged(staged)
-    if new is None:
-        preview.add(rgb, None, None)
-    else:
-        preview.add(rgb, main_map and int(main_map.indices[frame.index]), new)
+    if shown is not None:
+        preview.add(*shown)
 
 
 def _targets(faces, sources, frame_indices, drivings, performances, maps,
