@@ -96,6 +96,14 @@ def _with_points(face: FaceObservation, motion: KeypointMotion, moved_px: dict) 
     return target
 
 
+def _lids_closed(face: FaceObservation, closed: float) -> dict:
+    """Upper lids moved down by `closed` of each eye's lid gap (1: onto the lower lid)."""
+    src = face.landmarks[:, :2].astype(np.float64)
+    return {i: closed * gap for eye in EYES
+            for i, gap in zip(eye.upper, src[list(eye.lower)] - src[list(eye.upper)],
+                              strict=True)}
+
+
 def _open_mouth(px: float) -> dict:
     """Lower lip, chin and jaw below the mouth moved down by up to `px` (a jaw drop)."""
     t = canonical_face()
@@ -340,12 +348,7 @@ def test_lids_are_clamped_and_closing_lids_cover_the_eye():
     eng = EmbeddedEngine()
     (m,) = eng.motion([frame], [face])
     src = face.landmarks[:, :2].astype(np.float64)
-    moves = {}
-    for eye in EYES:
-        gap = src[list(eye.lower)] - src[list(eye.upper)]
-        for k, i in enumerate(eye.upper):
-            moves[i] = 1.6 * gap[k]                        # far past the lower lid
-    target = _with_points(face, m, moves)
+    target = _with_points(face, m, _lids_closed(face, 1.6))    # far past the lower lid
     dst = adjust_lids(src, to_frame_xy(target, face.crop), EyeOptions())
     for eye in EYES:
         assert (dst[list(eye.lower), 1] - dst[list(eye.upper), 1] > -1e-6).all()
@@ -368,12 +371,7 @@ def _closing_render(closed: float, lash_band: float) -> tuple[np.ndarray, np.nda
     eng = EmbeddedEngine(EmbeddedOptions(eyes=EyeOptions(lash_band=lash_band)))
     (m,) = eng.motion([frame], [face])
     src = face.landmarks[:, :2].astype(np.float64)
-    moves = {}
-    for eye in EYES:
-        gap = src[list(eye.lower)] - src[list(eye.upper)]
-        for k, i in enumerate(eye.upper):
-            moves[i] = closed * gap[k]
-    target = _with_points(face, m, moves)
+    target = _with_points(face, m, _lids_closed(face, closed))
     (patch,) = eng.render([frame], [face], [m], [target])
     return _composite(frame, patch), adjust_lids(src, to_frame_xy(target, face.crop),
                                                   EyeOptions())
@@ -468,10 +466,7 @@ def test_closing_eyes_cut_by_the_frame_edge(x):
     frame = _frame([face])
     eng = EmbeddedEngine()
     (m,) = eng.motion([frame], [face])
-    src = face.landmarks[:, :2].astype(np.float64)
-    moves = {i: g for eye in EYES
-             for i, g in zip(eye.upper, src[list(eye.lower)] - src[list(eye.upper)], strict=True)}
-    target = _with_points(face, m, moves)
+    target = _with_points(face, m, _lids_closed(face, 1.0))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         (patch,) = eng.render([frame], [face], [m], [target])
