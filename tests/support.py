@@ -7,6 +7,14 @@ from pathlib import Path
 import av
 import numpy as np
 
+# Issue 5 asks mouth r >= 0.80 and eyes r >= 0.60 on both instruments. On faces under ~90 px
+# (s13, the dancer in two_faces) the yardstick's dlib HOG detector, run on a 640 px copy, sees
+# the face in only a few frames, and the boxes it derives for the other frames follow the HOG
+# hits of each video (a hit or two more in the output than in the source changes the output's
+# box size ~1.45x against the source's), which moves dlib's readings more than the edit does.
+# On those shots dlib is given a copy at 1280 px, where HOG finds the face in every frame of
+# every video: the same boxes rule for source and output (the issue note has both readings).
+SMALL_FACE_EVAL = ("--dlib-hog-side", "1280")
 
 def make_clip(path: Path, *, frames: int = 12, size: tuple[int, int] = (64, 48),
               rate: Fraction = Fraction(30000, 1001), codec: str = "libx264",
