@@ -6,9 +6,10 @@ Data flow, per shot:
     source   --pass 2: decode--> per face: engine.motion -> Eq. 8 (vedit.motion) ->
              engine.render -> composite -> writer (untouched pixels pass through bit-exact)
 
-Tracking the whole shot first costs a second decode but makes each frame's render depend only
-on that frame and the shot's tracks: chunks of a shot rendered apart join into exactly the same
-result, and a face's ID is settled before any pixel is drawn.
+Tracking the whole shot first costs a second decode (none for a short shot, whose decoded
+frames pass 1 keeps) but makes each frame's render depend only on that frame and the shot's
+tracks: chunks of a shot rendered apart join into exactly the same result, and a face's ID is
+settled before any pixel is drawn.
 """
 from __future__ import annotations
 
@@ -31,7 +32,15 @@ from vedit.engines import create_engine
 from vedit.engines.base import Engine, FacePatch
 from vedit.errors import ConfigError, InputError
 from vedit.faces import ShotTracks, TrackerConfig, create_tracker, track_frames
-from vedit.io import VideoWriter, frame_pts, is_image, open_video, probe, read_image
+from vedit.io import (
+    DecodedFrame,
+    VideoWriter,
+    frame_pts,
+    is_image,
+    open_video,
+    probe,
+    read_image,
+)
 from vedit.io.info import ColourTags, VideoInfo
 from vedit.motion import DrivingMap, MotionOptions, compose, map_driving, still_source_timeline
 from vedit.pipeline.config import EditConfig
@@ -253,25 +262,49 @@ class _Cancelled(Exception):
 def track_source(config: EditConfig, progress: Progress | None = None
                  ) -> tuple[ShotTracks, list[int], VideoInfo]:
     """Pass 1: every face of the source shot, and each frame's pts."""
+    shot, pts, info, _ = _track_source(config, progress, hold_bytes=0)
+    return shot, pts, info
+
+
+def _track_source(config: EditConfig, progress: Progress | None, hold_bytes: int
+                  ) -> tuple[ShotTracks, list[int], VideoInfo, list[DecodedFrame] | None]:
+    """Pass 1, also returning its decoded frames when the whole shot fits in `hold_bytes`
+    (else None): a short shot is then rendered without decoding it a second time. A longer
+    one holds none (decided from its first frame and probed length), not a budget's worth."""
     tconf = TrackerConfig(**dict(config.tracker_options))
     per_frame, pts = [], []
+    held: list[DecodedFrame] | None = None
     with open_video(config.source) as reader:
         info = reader.info
         with create_tracker(tconf, float(info.fps)) as tracker:
             for frame in reader:
                 per_frame.append(tracker.update(frame.rgb()))
                 pts.append(frame.pts)
+                if frame.index == 0:
+                    frame_bytes = sum(plane.buffer_size for plane in frame.av_frame.planes)
+                    if info.frame_count and info.frame_count * frame_bytes <= hold_bytes:
+                        held = []
+                if held is not None:
+                    held.append(frame)
+                    if len(held) * frame_bytes > hold_bytes:
+                        held = None   # longer than probed: decode twice after all
                 if progress is not None:
                     progress("track", len(pts), info.frame_count)
     shot = ShotTracks.from_observations(per_frame, info.width, info.height, info.fps,
                                         str(config.source))
-    return shot, pts, info
+    return shot, pts, info, held
+
+
+_HOLD_BYTES = 256 << 20
+"""Decoded frames pass 1 keeps for pass 2 at most (a short shot: 100 frames of 960x720 are
+about 100 MiB; a longer one is decoded twice and memory stays flat in its length)."""
 
 
 def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
                 analysis: _DrivingAnalysis, progress: Progress | None,
                 timings: dict[str, float], threads: bool = True) -> EditResult:
     t = time.perf_counter()
+    held = None
     if config.tracks_file is not None:
         shot = ShotTracks.load(config.tracks_file)
         pts = frame_pts(config.source)
@@ -281,11 +314,11 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
             raise InputError(config.tracks_file, f"tracks cover {shot.n_frames} frames but "
                                                  f"{config.source} has {len(pts)}")
     else:
-        shot, pts, info = track_source(config, analysis.track_progress)
+        shot, pts, info, held = _track_source(config, analysis.track_progress, _HOLD_BYTES)
     timings["track"] = time.perf_counter() - t
     # the engine learns the shot while the drivings may still be analysed (their motion() does
     # not read what prepare_shot learns)
-    with FrameFetcher(config.source) as fetch:
+    with FrameFetcher(config.source, held) as fetch:
         engine.prepare_shot(shot, fetch)
     performances = analysis.result()
     n = len(pts)
@@ -329,7 +362,7 @@ def _edit_video(config: EditConfig, engine: Engine, options: MotionOptions,
     batch_size = max(1, int(getattr(engine, "batch_size", 1)))
     main_driving = config.driving_for(shot.ids[0]) if shot.ids else config.all_drivings()[0]
     clock = _StageClock(timings)
-    with open_video(config.source, threads=threads) as reader, VideoWriter(
+    with _SourceFrames(config.source, held, threads) as reader, VideoWriter(
         config.output, template=info, codec=config.codec, crf=config.crf,
         audio_from=config.source if config.audio and not config.keep_timestamps else None,
         audio_window=window,
@@ -462,17 +495,23 @@ def _targets(faces, sources, frame_indices, drivings, performances, maps,
 class FrameFetcher:
     """Source frames by index for an engine's per-shot preparation, decoded on demand.
 
-    Frames asked for in increasing order cost one pass; going back reopens the file.
+    Frames asked for in increasing order cost one pass; going back reopens the file. With the
+    frames pass 1 held, nothing is decoded.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, held: list[DecodedFrame] | None = None) -> None:
         self._path = path
+        self._held = held
         self._reader = None
         self._frames = None
         self._at = -1
         self._last = None
 
     def __call__(self, index: int) -> np.ndarray:
+        if self._held is not None:
+            if not 0 <= index < len(self._held):
+                raise InputError(self._path, f"has no frame {index}")
+            return self._held[index].rgb()
         if self._reader is None or index < self._at:
             self.close()
             self._reader = open_video(self._path)
@@ -494,6 +533,31 @@ class FrameFetcher:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _SourceFrames:
+    """Pass 2's frames: those pass 1 held, each let go once rendered, or a new decode."""
+
+    def __init__(self, path: Path, held: list[DecodedFrame] | None, threads: bool) -> None:
+        self._held = held
+        self._reader = open_video(path, threads=threads) if held is None else None
+
+    def __iter__(self):
+        if self._reader is not None:
+            yield from self._reader
+            return
+        held, self._held = self._held, None
+        for i in range(len(held)):
+            frame, held[i] = held[i], None
+            yield frame
+
+    def __enter__(self) -> _SourceFrames:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._held = None
+        if self._reader is not None:
+            self._reader.close()
 
 
 # -- still-image source -----------------------------------------------------------------------
